@@ -1,0 +1,76 @@
+/*
+ * relayq -- mail addresses: RFC 5322 address lists and RFC 5321 mailboxes.
+ * Copyright (C) 2026 the relayq developers
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ * Addresses travel through relayq as plain C strings in RFC 5321 form,
+ * "local@domain" (the local part kept exactly as written, quoted when it
+ * needs quotes: "\"john doe\"@example.org"), or a bare "local" name before
+ * aliasing and qualification.  The null sender is "".
+ */
+#ifndef RELAYQ_ADDR_H
+#define RELAYQ_ADDR_H
+
+#include <stddef.h>
+
+#include "status.h"
+#include "util.h"
+
+/* RFC 5321 section 4.5.3.1 limits. */
+#define ADDR_LOCAL_MAX	64
+#define ADDR_DOMAIN_MAX	255
+#define ADDR_PATH_MAX	254	/* a path is 256 octets with the < > */
+
+/*
+ * Parse an RFC 5322 address-list (a To/Cc/Bcc header value, unfolded or
+ * not, or a command-line argument such as "a@b.org, Jo <c@d.org>").
+ * Handles display names, comments (nested), quoted strings, quoted local
+ * parts, angle addresses, groups ("undisclosed-recipients: ;", "team: a@b,
+ * c@d;"), encoded words in display names, obsolete route syntax in angle
+ * addresses (the route is dropped), and bare local names ("root").
+ * Each mailbox found is appended to out as "local@domain" or "local".
+ * Returns 0, or EX_DATAERR with a message naming the problem.  Nothing is
+ * appended on error.
+ */
+int	addr_parse_list(const char *text, size_t len, struct strlist *out,
+	    struct rq_err *);
+
+/*
+ * Check one address against RFC 5321 (Mailbox syntax: dot-string or
+ * quoted-string local part, domain name or address literal; local part at
+ * most 64 octets, domain 255, whole at most 254; no control characters,
+ * no CR/LF/NUL, no leading '-').  UTF-8 (RFC 6531) is allowed in the local
+ * part and domain when it is valid UTF-8.  With allow_bare, a local name
+ * without '@' is accepted (it will be aliased or qualified).  what names
+ * the address in messages ("recipient", "sender").  Returns 0 or
+ * EX_DATAERR.
+ */
+int	addr_check(const char *addr, int allow_bare, const char *what,
+	    struct rq_err *);
+
+/* Does addr contain an '@' (outside a quoted local part)? */
+int	addr_has_domain(const char *addr);
+/* Pointer to the domain after the last unquoted '@', or NULL. */
+const char *addr_domain(const char *addr);
+/* Does the string contain any octet >= 0x80? */
+int	addr_is_utf8(const char *s);
+/* Is the local part (before the domain) non-ASCII? */
+int	addr_local_is_utf8(const char *addr);
+
+/*
+ * Normalise an envelope sender given with -f/-r: strips one pair of angle
+ * brackets; "<>" and "" become "" (the null sender).  Returns an allocated
+ * string.
+ */
+char   *addr_envelope(const char *arg);
+
+/* RFC 3461 xtext encoding (for ENVID and ORCPT), appended to out. */
+void	addr_xtext(const char *in, struct buf *out);
+
+/*
+ * Does addr match pattern (msmtp's "from" wildcards: '*' any run, '?' one
+ * character), the domain compared case-insensitively?
+ */
+int	addr_match(const char *pattern, const char *addr);
+
+#endif

@@ -1,0 +1,160 @@
+/*
+ * relayq -- the configuration: msmtp's file syntax plus relayq's own keys.
+ * Copyright (C) 2026 the relayq developers
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ * Syntax (msmtp's): "defaults", "account NAME", "account NAME : BASE[,BASE2]",
+ * "account default : NAME", then "key value" lines, '#' comments, blank
+ * lines.  Values may be double-quoted ("..." with \" and \\).  Keys that
+ * follow "defaults" are inherited by every account defined after it;
+ * "account X : B" starts X as a copy of B (then overrides).  A key given
+ * twice in one section: the later wins, with a warning.
+ *
+ * Search order (conf_find): -C FILE, $RELAYQ_CONFIG,
+ * $XDG_CONFIG_HOME/relayq/config (~/.config/relayq/config), ~/.msmtprc,
+ * SYSCONFDIR/relayq.conf.  All but the last count as "from the user".
+ */
+#ifndef RELAYQ_CONF_H
+#define RELAYQ_CONF_H
+
+#include <stddef.h>
+
+#include "status.h"
+#include "util.h"
+
+/* Tri-state header keys: msmtp's auto/on/off. */
+enum hdr_mode {
+	HDR_OFF = 0,
+	HDR_ON = 1,
+	HDR_AUTO = 2,
+};
+
+struct account {
+	char		*name;
+	char		*file;		/* where it was defined, for messages */
+	int		 line;
+
+	/* The smart host(s), in failover order ("host a b c" or "host a,b"). */
+	struct strlist	 hosts;
+	int		 port;		/* 0: 465 for implicit TLS, 587 for
+					   STARTTLS, 25 with tls off */
+	int		 tls;		/* default 1: TLS is on */
+	int		 tls_starttls;	/* 1 STARTTLS, 0 implicit TLS; default:
+					   0 when port is 465, else 1 */
+	int		 tls_starttls_set; /* was tls_starttls written out? */
+	char		*tls_trust_file; /* NULL or "system": system store */
+	char		*tls_crl_file;
+	char		*tls_fingerprint; /* "AA:BB:..." SHA-256 (32 bytes) */
+	char		*tls_cert_file;
+	char		*tls_key_file;
+	int		 tls_certcheck;	/* default 1 */
+	char		*tls_priorities;
+	char		*tls_host_override;
+
+	char		*auth;		/* NULL/"off", "on", or a mechanism name
+					   in upper case ("SCRAM-SHA-256") */
+	char		*user;
+	char		*password;	/* secret: wiped by conf_free */
+	char		*passwordeval;
+	int		 auth_plaintext; /* relayq's allow_plaintext_auth key:
+					   AUTH allowed without TLS */
+
+	char		*from;		/* envelope sender; may hold wildcards
+					   (*, ?) for account selection */
+	char		*from_full_name;
+	int		 allow_from_override; /* default 1 */
+	char		*domain;	/* EHLO name and Message-ID domain;
+					   default: the host's name */
+	int		 timeout;	/* seconds per command; 0: built-in
+					   RFC 5321 defaults */
+	char		*source_ip;
+	char		*logfile;
+	char		*syslog;	/* NULL: on with LOG_MAIL; "off";
+					   "on"; or a facility name */
+	char		*aliases;
+	char		*dsn_notify;	/* NULL/"off", "never", or a list of
+					   success,failure,delay */
+	char		*dsn_return;	/* NULL/"off", "headers" or "full" */
+
+	enum hdr_mode	 set_from_header;	/* default HDR_AUTO */
+	enum hdr_mode	 set_date_header;	/* default HDR_AUTO */
+	enum hdr_mode	 set_msgid_header;	/* default HDR_AUTO */
+	int		 remove_bcc_headers;	/* default 1 */
+	char		*undisclosed_recipients; /* msmtp's set_to_header /
+					   undisclosed_recipients: NULL, or the
+					   header line value to add */
+
+	/* relayq's own keys. */
+	char		*qualify_domain;
+	int		 connections;		/* default 4, 1..64 */
+	int		 max_messages_per_connection; /* 0: unlimited */
+	int		 rate_limit_count;	/* 0: no limit */
+	long long	 rate_limit_period;	/* seconds; "100/1h" */
+	long long	 retry_min;		/* default 60 */
+	long long	 retry_max;		/* default 3600 */
+	long long	 max_queue_time;	/* default 5 days */
+	int		 bounce;		/* default 1; "bounce off" keeps
+						   failed mail in failed/ */
+	char		*bounce_to;		/* "bounce ADDRESS": send bounces
+						   there instead of the sender */
+};
+
+struct conf {
+	char		 *path;		/* the file read; NULL when none */
+	int		  from_user;	/* path was the user's (see above) */
+	char		 *queue_dir;	/* global key, or the default */
+	struct account	**accounts;	/* in file order; "default" excluded */
+	size_t		  naccounts;
+	char		 *default_account; /* name, or NULL */
+	struct strlist	  warnings;	/* "FILE:LINE: key K ignored: ..." */
+};
+
+/*
+ * Find the configuration file.  cli is -C's argument or NULL.  When setgid
+ * is set (a set-group-ID binary), cli and the environment are ignored and
+ * only the system file is used.  On success *path is an allocated string
+ * (or NULL when no file exists anywhere: not an error here) and *from_user
+ * tells where it came from.  Errors: -C or $RELAYQ_CONFIG naming a file
+ * that does not exist (EX_CONFIG).
+ */
+int	conf_find(const char *cli, int setgid, char **path, int *from_user,
+	    struct rq_err *);
+
+/*
+ * Read and validate the file at path (NULL: no file, an empty
+ * configuration with defaults).  Every key is checked now, including those
+ * only relayq-flush uses.  Refuses (EX_CONFIG) a file that holds a
+ * "password" and is readable or writable by group or others, or not owned
+ * by the caller.  Error messages name "FILE:LINE: key: problem".
+ * The default queue_dir is $XDG_STATE_HOME/relayq/queue
+ * (~/.local/state/relayq/queue) when from_user, else SPOOLDIR.
+ * On success *out is owned by the caller (conf_free).
+ */
+int	conf_load(const char *path, int from_user, struct conf **out,
+	    struct rq_err *);
+void	conf_free(struct conf *);
+
+/* The account named name, or NULL. */
+struct account *conf_account(const struct conf *, const char *name);
+/* "account default : X", else the first account, else NULL. */
+struct account *conf_default_account(const struct conf *);
+/*
+ * The first account whose "from" matches addr (case-insensitive domain,
+ * shell wildcards * and ?), or NULL.
+ */
+struct account *conf_account_for_from(const struct conf *, const char *addr);
+
+/*
+ * The password: "password" if set, else the first line of passwordeval's
+ * output (run with /bin/sh -c, stdin /dev/null, its exit status checked,
+ * trailing CR/LF removed).  *pw is allocated; the caller frees it with
+ * free_secret().  *pw is NULL when neither key is set.  Errors: EX_CONFIG.
+ */
+int	conf_password(const struct account *, char **pw, struct rq_err *);
+
+/* The port actually used: explicit, else 465/587/25 as above. */
+int	conf_port(const struct account *);
+/* Is this account's connection implicit TLS (SMTPS)? */
+int	conf_implicit_tls(const struct account *);
+
+#endif

@@ -1,0 +1,48 @@
+/*
+ * relayq -- MIME encoders: RFC 2047 encoded words, RFC 2045 quoted-printable.
+ * Copyright (C) 2026 the relayq developers
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#ifndef RELAYQ_MIME_H
+#define RELAYQ_MIME_H
+
+#include <stddef.h>
+
+#include "util.h"
+
+/*
+ * Append a display name for a From header to out: as-is when it is a
+ * plain RFC 5322 phrase of printable ASCII atoms; as a quoted-string when it
+ * is ASCII but holds specials ("Doe, John" -> "\"Doe, John\""); as RFC 2047
+ * encoded words (=?UTF-8?B?...?= or ?Q?, each at most 75 octets, split on
+ * UTF-8 character boundaries) when it holds 8-bit or control characters.
+ */
+void	mime_encode_phrase(const char *name, struct buf *out);
+
+/*
+ * Streaming quoted-printable encoder for canonical text (CRLF lines).
+ * Feed it any chunks of the input; it appends encoded output to out with
+ * CRLF line ends and soft breaks ("=\r\n") so that no output line exceeds
+ * 76 octets.  Encodes '=', NUL, 8-bit octets, control characters other
+ * than TAB, trailing white space before a line end, and a '.' or "From "
+ * at the start of an output line (so the output survives dot-stuffing and
+ * mbox).  A CRLF in the input is a hard line break; a lone CR or LF (which
+ * canonical input never has) is encoded as =0D / =0A.
+ */
+struct qp_enc {
+	size_t	col;		/* octets on the current output line */
+	int	pending_cr;	/* last input octet was CR */
+	unsigned char pending_ws; /* held-back SP or TAB (0: none) */
+};
+
+void	qp_init(struct qp_enc *);
+void	qp_feed(struct qp_enc *, const void *, size_t, struct buf *out);
+/* End of input: flushes what is held back.  Adds no line end of its own. */
+void	qp_finish(struct qp_enc *, struct buf *out);
+
+/* Base64 (RFC 4648), appended to out, no line breaks. */
+void	base64_encode(const void *, size_t, struct buf *out);
+/* Returns 0, or -1 on malformed input (bad characters, bad padding). */
+int	base64_decode(const char *, size_t, struct buf *out);
+
+#endif

@@ -1,0 +1,182 @@
+/*
+ * relayq -- the queue: one file per message, committed with fsync and rename.
+ * Copyright (C) 2026 the relayq developers
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ * Layout of a queue directory (details and the file formats: queue.c's
+ * opening comment and doc/queue-format.md):
+ *
+ *	tmp/		files being written; never read by a flush
+ *	msg/ID		committed messages: envelope, "data", content, trailer
+ *	state/ID	per-message delivery state (absent: nothing tried yet)
+ *	failed/ID, failed/ID.state	messages that failed for good
+ *
+ * A message is committed by rename(tmp/ID, msg/ID) after fsync of the file
+ * and followed by fsync of msg/ and tmp/.  A reader takes a message only
+ * when the trailer checks out (version line, "data" line, trailer with the
+ * content size matching the file size), so a torn file is never sent.
+ *
+ * Locking: a flush holds flock(LOCK_EX) on msg/ID while it works on the
+ * message; removal and state updates happen under that lock; after taking
+ * the lock, a reader checks that the file is still linked.
+ *
+ * Ownership: functions returning objects through a ** hand them to the
+ * caller, who releases them with the matching _free/_close/_abort.
+ */
+#ifndef RELAYQ_QUEUE_H
+#define RELAYQ_QUEUE_H
+
+#include <stdio.h>
+#include <sys/types.h>
+
+#include "status.h"
+#include "util.h"
+
+#define QUEUE_VERSION	1
+#define QUEUE_ID_MAX	32
+
+struct queue;
+
+/*
+ * Open the queue directory dir.  With create, missing directories are made
+ * (mode 0700, parents too); without it a missing queue is EX_CANTCREAT.
+ * Refuses a queue directory that is a symlink, not a directory, or not
+ * owned by the caller or root (EX_CANTCREAT / EX_CONFIG).
+ */
+int	queue_open(const char *dir, int create, struct queue **out,
+	    struct rq_err *);
+void	queue_close(struct queue *);
+const char *queue_path(const struct queue *);
+
+/* The envelope: what the message file says before its content. */
+struct envelope {
+	char		id[QUEUE_ID_MAX];	/* set by the writer / reader */
+	long long	queued_at;		/* seconds since the epoch */
+	char	       *sender;			/* "" is the null sender */
+	char	       *account;		/* NULL: select at flush time */
+	struct strlist	rcpts;			/* RFC 5321 addresses */
+	char	       *dsn_notify;		/* NULL, "NEVER" or e.g.
+						   "SUCCESS,FAILURE" */
+	char	       *dsn_ret;		/* NULL, "FULL" or "HDRS" */
+	char	       *dsn_envid;		/* NULL or the raw ENVID */
+	int		body_8bitmime;		/* -B 8BITMIME was given */
+	/* Learned while the content was written; stored in the trailer. */
+	long long	size;			/* content octets */
+	int		eightbit;		/* content has octets >= 0x80 */
+	int		smtputf8;		/* UTF-8 in headers or envelope */
+};
+
+void	envelope_free(struct envelope *);	/* frees members, not env */
+
+/* ---- writing (relayq) ---------------------------------------------------- */
+
+struct qwriter;
+
+/*
+ * Create tmp/ID (O_CREAT|O_EXCL|O_NOFOLLOW|O_CLOEXEC, 0600) with a fresh
+ * ID, and write the envelope (env->id and env->queued_at are filled in
+ * when empty/zero).  Errors: exit codes from ex_from_errno().
+ */
+int	queue_writer_open(struct queue *, struct envelope *env,
+	    struct qwriter **out, struct rq_err *);
+/* Append content (buffered).  Errors as above. */
+int	queue_writer_write(struct qwriter *, const void *, size_t,
+	    struct rq_err *);
+/*
+ * Read back n content octets at content offset off (for re-encoding what
+ * was already written).  Returns octets read, or -1 with err set.
+ */
+ssize_t	queue_writer_pread(struct qwriter *, void *, size_t n, long long off,
+	    struct rq_err *);
+long long queue_writer_size(const struct qwriter *);	/* content so far */
+/*
+ * Finish: trailer (size, eightbit, smtputf8 from env), fsync, checked
+ * close, rename into msg/, fsync of msg/ and tmp/.  Only a 0 return means
+ * the message is on stable storage.  On error the temporary file is gone.
+ * Frees w either way.
+ */
+int	queue_writer_commit(struct qwriter *w, const struct envelope *env,
+	    struct rq_err *);
+/* Give up: close and unlink the temporary file, free w.  NULL is fine. */
+void	queue_writer_abort(struct qwriter *w);
+
+/* ---- reading and delivery state (relayq-flush, mailq) ---------------------- */
+
+enum rcpt_status {
+	RCPT_PENDING = 0,
+	RCPT_DEFERRED,
+	RCPT_SENT,
+	RCPT_FAILED,
+};
+const char *rcpt_status_name(enum rcpt_status);
+
+struct qstate {
+	int		 attempts;
+	long long	 last_attempt;	/* 0: never */
+	long long	 next_attempt;	/* 0: due now */
+	int		 held;
+	char		*last_error;	/* NULL or one line */
+	enum rcpt_status *rstatus;	/* one per envelope recipient */
+	char		**rreply;	/* one per recipient: NULL or the
+					   server's last reply for it */
+};
+
+struct qmsg {
+	struct envelope	 env;
+	struct qstate	 st;
+	int		 failed;	/* lives in failed/ */
+	int		 fd;		/* the message file, open */
+	long long	 data_off;	/* where the content starts in fd */
+};
+
+enum {
+	QO_LOCK	    = 1 << 0,	/* take flock(LOCK_EX) */
+	QO_NOWAIT   = 1 << 1,	/* with QO_LOCK: EX_TEMPFAIL when busy */
+	QO_FAILED   = 1 << 2,	/* look in failed/ instead of msg/ */
+};
+
+/*
+ * IDs of committed messages (or of failed ones), oldest first.
+ */
+int	queue_list(struct queue *, int failed, struct strlist *ids,
+	    struct rq_err *);
+/*
+ * Open message id and its state.  Errors: EX_NOINPUT when it does not exist
+ * (or was removed while we waited for the lock), EX_TEMPFAIL when locked
+ * and QO_NOWAIT, EX_DATAERR for a corrupt file (bad version, missing or
+ * inconsistent trailer: never delivered).
+ */
+int	queue_msg_open(struct queue *, const char *id, int flags,
+	    struct qmsg **out, struct rq_err *);
+void	queue_msg_close(struct qmsg *);	/* unlocks; NULL is fine */
+
+/* Rewrite state/ID atomically (tmp, fsync, rename, fsync dir). */
+int	queue_msg_save_state(struct queue *, struct qmsg *, struct rq_err *);
+/* Delivered: unlink state/ID then msg/ID, fsync msg/. */
+int	queue_msg_remove(struct queue *, struct qmsg *, struct rq_err *);
+/* Failed for good: move msg and state into failed/. */
+int	queue_msg_fail(struct queue *, struct qmsg *, struct rq_err *);
+/* Back from failed/ with a fresh state (operator's requeue). */
+int	queue_msg_requeue(struct queue *, struct qmsg *, struct rq_err *);
+
+/* Where a content stream of env.size octets starts: m->fd at m->data_off. */
+
+/* ---- operator commands (mailq, relayq --show/--delete/...) ----------------- */
+
+/* mailq: the human listing, or --json (one array; "[]" when empty). */
+int	queue_print_list(struct queue *, int json, FILE *out, struct rq_err *);
+/* Envelope, state and content of one message. */
+int	queue_print_msg(struct queue *, const char *id, FILE *out,
+	    struct rq_err *);
+
+enum qadmin_op {
+	QADMIN_DELETE,
+	QADMIN_HOLD,
+	QADMIN_RELEASE,
+	QADMIN_RETRY,		/* due now */
+	QADMIN_REQUEUE,		/* failed -> queued */
+};
+int	queue_admin(struct queue *, const char *id, enum qadmin_op,
+	    struct rq_err *);
+
+#endif

@@ -1,0 +1,62 @@
+/*
+ * relayq -- SMTP replies (RFC 5321 section 4.2) and EHLO capabilities.
+ * Copyright (C) 2026 the relayq developers
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ * Replies are untrusted input.  A line is "DDD" followed by "-" (more
+ * lines follow), " " or the line end (last line); every line of one reply
+ * must carry the same code; the first digit must be 2 to 5.  Lines are at
+ * most REPLY_LINE_MAX octets, a reply at most REPLY_LINES_MAX lines and
+ * REPLY_SIZE_MAX octets.  Anything else ends the session.
+ */
+#ifndef RELAYQ_REPLY_H
+#define RELAYQ_REPLY_H
+
+#include <stddef.h>
+
+#include "status.h"
+#include "util.h"
+
+#define REPLY_LINE_MAX	4096
+#define REPLY_LINES_MAX	1000
+#define REPLY_SIZE_MAX	(256 * 1024)
+
+struct reply {
+	int		code;		/* 200..599 */
+	struct strlist	lines;		/* text of each line, after "DDD-" */
+	size_t		size;		/* octets received for this reply */
+};
+
+void	reply_init(struct reply *);
+void	reply_free(struct reply *);
+/* Text of the reply as one line: "CODE text text" (lines joined by ' '),
+ * control characters replaced, at most 512 octets.  Caller frees. */
+char   *reply_oneline(const struct reply *);
+
+/*
+ * Feed one received line (with or without CRLF; a bare LF end is accepted
+ * on input).  Returns 1 when the reply is complete, 0 when more lines
+ * follow, or EX_PROTOCOL with err set for a malformed or oversized reply.
+ */
+int	reply_feed(struct reply *, const char *line, size_t len,
+	    struct rq_err *);
+
+struct caps {
+	int		pipelining;
+	int		starttls;
+	int		eightbitmime;
+	int		smtputf8;
+	int		dsn;
+	int		chunking;
+	int		enhancedstatuscodes;
+	int		size;		/* SIZE advertised */
+	long long	size_max;	/* 0: no limit given */
+	struct strlist	auth;		/* mechanisms, upper case */
+};
+
+void	caps_init(struct caps *);
+void	caps_free(struct caps *);
+/* Parse an EHLO reply (lines after the first); unknown keywords ignored. */
+void	caps_parse(struct caps *, const struct reply *);
+
+#endif

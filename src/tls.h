@@ -1,0 +1,63 @@
+/*
+ * relayq -- TLS with GnuTLS (the only file that includes GnuTLS is tls.c).
+ * Copyright (C) 2026 the relayq developers
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ * RFC 3207 (STARTTLS), RFC 8314 (implicit TLS), RFC 8996/8997 (TLS 1.2 at
+ * least).  A tls_ctx lives for one flush run and one account: the trust
+ * store (system by default, or tls_trust_file), an optional client
+ * certificate, the priority string (default "NORMAL:-VERS-ALL:+VERS-TLS1.3:
+ * +VERS-TLS1.2", or tls_priorities), an optional SHA-256 pin, and the last
+ * session's resumption data so later connections of the run resume.
+ */
+#ifndef RELAYQ_TLS_H
+#define RELAYQ_TLS_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#include "conf.h"
+#include "status.h"
+#include "util.h"
+
+struct tls_ctx;
+struct tls_sess;
+
+/* Errors: EX_CONFIG (unreadable trust/cert/key file, bad fingerprint or
+ * priority string). */
+int	tls_ctx_new(const struct account *, struct tls_ctx **, struct rq_err *);
+void	tls_ctx_free(struct tls_ctx *);
+
+/*
+ * Handshake on the connected socket fd.  SNI is set to verify_name when
+ * it is a name (not an address literal).  Verification: with a pin, the
+ * SHA-256 of the server's certificate must equal it; otherwise the chain
+ * must verify against the trust store for verify_name (unless
+ * tls_certcheck is off).  Errors: EX_TEMPFAIL with a message that says
+ * what failed ("certificate has expired", "certificate is not for
+ * HOST", "certificate signer is unknown", "self-signed certificate",
+ * "fingerprint does not match").
+ */
+int	tls_handshake(struct tls_ctx *, int fd, const char *verify_name,
+	    int timeout_ms, struct tls_sess **out, struct rq_err *);
+/* Like read(2)/write(2) on a non-blocking fd: -1 with errno EAGAIN when
+ * it would block, 0 at EOF. */
+ssize_t	tls_read(struct tls_sess *, void *, size_t);
+ssize_t	tls_write(struct tls_sess *, const void *, size_t);
+/* Decrypted octets buffered inside GnuTLS. */
+size_t	tls_pending(struct tls_sess *);
+/* Which direction a would-block operation waits for: 0 read, 1 write. */
+int	tls_wants_write(struct tls_sess *);
+/* "TLS1.3" etc. */
+const char *tls_version(struct tls_sess *);
+/* Was this session resumed from an earlier one in the run? */
+int	tls_resumed(struct tls_sess *);
+/* RFC 9266 tls-exporter channel binding (32 octets), or -1. */
+int	tls_exporter(struct tls_sess *, struct buf *out);
+/* For relayq-flush --check: version, cipher, each certificate of the chain
+ * (subject, issuer, validity, SHA-256) and the verification result. */
+void	tls_describe(struct tls_sess *, struct buf *out);
+/* Send close_notify without waiting, free.  NULL is fine. */
+void	tls_close(struct tls_sess *);
+
+#endif

@@ -1,0 +1,122 @@
+/*
+ * relayq -- a tiny TAP producer for the C unit tests.
+ * Copyright (C) 2026 the relayq developers
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "tap.h"
+
+static int ntests, nfailed;
+
+static int
+report(int cond, const char *fmt, va_list ap)
+{
+	ntests++;
+	if (!cond)
+		nfailed++;
+	printf("%sok %d - ", cond ? "" : "not ", ntests);
+	vprintf(fmt, ap);
+	putchar('\n');
+	fflush(stdout);
+	return cond;
+}
+
+int
+ok(int cond, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	report(cond, fmt, ap);
+	va_end(ap);
+	return cond;
+}
+
+int
+is_int(long long got, long long want, const char *fmt, ...)
+{
+	va_list ap;
+	int cond = got == want;
+
+	va_start(ap, fmt);
+	report(cond, fmt, ap);
+	va_end(ap);
+	if (!cond)
+		printf("#   got: %lld\n#  want: %lld\n", got, want);
+	return cond;
+}
+
+int
+is_str(const char *got, const char *want, const char *fmt, ...)
+{
+	va_list ap;
+	int cond;
+
+	if (got == NULL || want == NULL)
+		cond = got == want;
+	else
+		cond = strcmp(got, want) == 0;
+	va_start(ap, fmt);
+	report(cond, fmt, ap);
+	va_end(ap);
+	if (!cond)
+		printf("#   got: '%s'\n#  want: '%s'\n", got ? got : "(null)",
+		    want ? want : "(null)");
+	return cond;
+}
+
+static void
+escaped(const char *label, const unsigned char *p, size_t n)
+{
+	printf("# %s (%zu): '", label, n);
+	for (size_t i = 0; i < n && i < 400; i++) {
+		if (p[i] == '\r')
+			fputs("\\r", stdout);
+		else if (p[i] == '\n')
+			fputs("\\n", stdout);
+		else if (p[i] < 0x20 || p[i] >= 0x7f)
+			printf("\\x%02x", p[i]);
+		else
+			putchar(p[i]);
+	}
+	puts(n > 400 ? "'..." : "'");
+}
+
+int
+is_mem(const void *got, size_t gotlen, const void *want, size_t wantlen,
+    const char *fmt, ...)
+{
+	va_list ap;
+	int cond = gotlen == wantlen && memcmp(got, want, gotlen) == 0;
+
+	va_start(ap, fmt);
+	report(cond, fmt, ap);
+	va_end(ap);
+	if (!cond) {
+		escaped("got", got, gotlen);
+		escaped("want", want, wantlen);
+	}
+	return cond;
+}
+
+void
+diag(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("# ", stdout);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+}
+
+int
+done_testing(void)
+{
+	printf("1..%d\n", ntests);
+	return nfailed == 0 ? 0 : 1;
+}

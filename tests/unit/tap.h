@@ -1,0 +1,25 @@
+/*
+ * relayq -- a tiny TAP producer for the C unit tests.
+ * Copyright (C) 2026 the relayq developers
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ * Tests are tables of cases; each case is one ok()/is_str()/is_int().
+ * done_testing() prints the plan and returns the exit status for main().
+ */
+#ifndef RELAYQ_TAP_H
+#define RELAYQ_TAP_H
+
+#include <stddef.h>
+
+int	ok(int cond, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+int	is_int(long long got, long long want, const char *fmt, ...)
+	    __attribute__((format(printf, 3, 4)));
+int	is_str(const char *got, const char *want, const char *fmt, ...)
+	    __attribute__((format(printf, 3, 4)));
+/* Byte-exact comparison; prints both sides escaped on failure. */
+int	is_mem(const void *got, size_t gotlen, const void *want, size_t wantlen,
+	    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+void	diag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+int	done_testing(void);
+
+#endif
