@@ -88,7 +88,10 @@ rq_errctx(struct rq_err *err, const char *fmt, ...)
 	vsnprintf(ctx, sizeof(ctx), fmt, ap);
 	va_end(ap);
 	rq_strlcpy(old, err->msg, sizeof(old));
-	snprintf(err->msg, sizeof(err->msg), "%s: %s", ctx, old);
+	/* Truncation is fine: the message stays one bounded line. */
+	if (snprintf(err->msg, sizeof(err->msg), "%.400s: %.600s", ctx,
+	    old) < 0)
+		err->msg[0] = '\0';
 }
 
 void
