@@ -28,7 +28,7 @@ DEB_libidn2  = libidn2-dev
 DEB_popt     = libpopt-dev
 
 ifeq ($(filter clean distclean deps,$(MAKECMDGOALS)),)
-MISSING := $(foreach p,$(PKGS),$(if $(shell $(PKG_CONFIG) --exists $(p) && echo y),,$(p)))
+MISSING := $(strip $(foreach p,$(PKGS),$(if $(shell $(PKG_CONFIG) --exists $(p) && echo y),,$(p))))
 ifneq ($(MISSING),)
 $(error missing libraries: $(MISSING); install the Debian packages $(foreach p,$(MISSING),$(DEB_$(p))) (or run scripts/deps))
 endif
