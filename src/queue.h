@@ -152,12 +152,30 @@ void	queue_msg_close(struct qmsg *);	/* unlocks; NULL is fine */
 
 /* Rewrite state/ID atomically (tmp, fsync, rename, fsync dir). */
 int	queue_msg_save_state(struct queue *, struct qmsg *, struct rq_err *);
-/* Delivered: unlink state/ID then msg/ID, fsync msg/. */
+/*
+ * Delivered (or deleted): unlink msg/ID, fsync msg/, then unlink state/ID
+ * (in that order: a crash between leaves only a stray state file, never a
+ * message whose sent recipients are forgotten).  Works in failed/ too.
+ */
 int	queue_msg_remove(struct queue *, struct qmsg *, struct rq_err *);
-/* Failed for good: move msg and state into failed/. */
+/*
+ * Failed for good: move msg/ID to failed/ID, then state/ID to
+ * failed/ID.state, fsyncing the directories.  m->failed becomes 1.
+ */
 int	queue_msg_fail(struct queue *, struct qmsg *, struct rq_err *);
-/* Back from failed/ with a fresh state (operator's requeue). */
+/*
+ * Back from failed/ (operator's requeue): a fresh state (attempts 0, due
+ * now, not held) in which recipients already marked sent stay sent, then
+ * failed/ID moves back to msg/ID.  m->failed becomes 0.
+ */
 int	queue_msg_requeue(struct queue *, struct qmsg *, struct rq_err *);
+
+/*
+ * Remove leftovers in tmp/ older than max_age seconds that no writer holds
+ * (crashed submissions).  *removed counts them.  For relayq-flush.
+ */
+int	queue_sweep(struct queue *, long long max_age, int *removed,
+	    struct rq_err *);
 
 /* Where a content stream of env.size octets starts: m->fd at m->data_off. */
 
