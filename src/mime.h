@@ -11,11 +11,23 @@
 #include "util.h"
 
 /*
+ * Length (1 to 4) of the valid UTF-8 character starting at s, which has n
+ * octets available, or 0 when the octets there are not valid UTF-8
+ * (overlong forms, surrogates, code points above U+10FFFF, truncated
+ * sequences).  Any ASCII octet is a character of length 1.
+ */
+size_t	utf8_char_len(const void *s, size_t n);
+
+/*
  * Append a display name for a From header to out: as-is when it is a
  * plain RFC 5322 phrase of printable ASCII atoms; as a quoted-string when it
  * is ASCII but holds specials ("Doe, John" -> "\"Doe, John\""); as RFC 2047
  * encoded words (=?UTF-8?B?...?= or ?Q?, each at most 75 octets, split on
- * UTF-8 character boundaries) when it holds 8-bit or control characters.
+ * UTF-8 character boundaries) when it holds 8-bit characters.  Control
+ * characters (CR, LF, TAB, ...) become spaces first, so no name can
+ * break the header; invalid UTF-8 sequences become U+FFFD.  Several
+ * encoded words are separated by single spaces (the caller may fold
+ * there).  An empty name appends nothing.
  */
 void	mime_encode_phrase(const char *name, struct buf *out);
 
