@@ -24,22 +24,25 @@ struct tls_ctx;
 
 /*
  * Connect to host:port (a name or an address literal, already in A-label
- * form), trying every address getaddrinfo returns, bound to source_ip when
- * not NULL.  timeout_ms bounds each connect attempt.  With tls (implicit
- * TLS, port 465), the handshake is done at once with tls_ctx, verifying
- * the certificate for verify_name.
- * Errors: EX_TEMPFAIL (refused, unreachable, timeout, DNS temporary,
- * handshake or certificate failure), EX_NOHOST (name does not exist).
+ * form), trying every address getaddrinfo returns in order, bound to
+ * source_ip when not NULL (addresses of the other family are skipped).
+ * timeout_ms bounds each connect attempt.  For implicit TLS (port 465),
+ * call conn_starttls() right after this: the handshake is the same.
+ * Timeouts everywhere in this file: negative means no limit.
+ * Errors: EX_TEMPFAIL (refused, unreachable, timeout, DNS temporary),
+ * EX_NOHOST (name does not exist), EX_CONFIG (bad port or source_ip).
  */
 int	conn_open(const char *host, int port, const char *source_ip,
 	    int timeout_ms, struct conn **out, struct rq_err *);
 
 /* Queue n bytes for output (no system call until conn_flush or a full
- * 64 KiB buffer). */
+ * 64 KiB buffer, which is then flushed with the last conn_flush's
+ * timeout, or conn_open's). */
 int	conn_write(struct conn *, const void *, size_t, struct rq_err *);
 int	conn_printf(struct conn *, struct rq_err *, const char *fmt, ...)
 	    __attribute__((format(printf, 3, 4)));
-/* Send everything buffered; waits at most timeout_ms for the socket. */
+/* Send everything buffered (and wipe it: it may hold AUTH data); the
+ * whole flush takes at most timeout_ms.  Errors: EX_TEMPFAIL. */
 int	conn_flush(struct conn *, int timeout_ms, struct rq_err *);
 
 /*
@@ -49,14 +52,18 @@ int	conn_flush(struct conn *, int timeout_ms, struct rq_err *);
  */
 int	conn_getline(struct conn *, struct buf *line, size_t max,
 	    int timeout_ms, struct rq_err *);
-/* Octets already received and not yet consumed (STARTTLS injection check). */
+/* Octets already received and not yet consumed: our buffer, GnuTLS's,
+ * and on a plain connection what the kernel holds (STARTTLS injection
+ * check). */
 size_t	conn_pending(const struct conn *);
 
 /*
  * Switch to TLS (after a 220 to STARTTLS, or at once for implicit TLS):
  * handshake with ctx, SNI and certificate verification for verify_name
  * (unless the account disabled it), then all further I/O is encrypted.
- * The read buffer must be empty (callers check conn_pending first).
+ * The read buffer must be empty (callers check conn_pending first; this
+ * refuses too, with EX_PROTOCOL, as it does a second TLS start).
+ * Errors: EX_TEMPFAIL from tls_handshake, prefixed "TLS with PEER: ".
  */
 int	conn_starttls(struct conn *, struct tls_ctx *, const char *verify_name,
 	    int timeout_ms, struct rq_err *);

@@ -23,14 +23,25 @@
 struct tls_ctx;
 struct tls_sess;
 
-/* Errors: EX_CONFIG (unreadable trust/cert/key file, bad fingerprint or
- * priority string). */
+/*
+ * Errors: EX_CONFIG (unreadable trust/cert/key file, bad fingerprint or
+ * priority string).  A tls_ctx is not thread-safe: sessions made from it
+ * write the resumption data back into it; use one per thread (a forked
+ * process has its own copy anyway).
+ * Whatever tls_priorities says, a session that negotiates less than
+ * TLS 1.2 is refused after the handshake (RFC 8996).
+ */
 int	tls_ctx_new(const struct account *, struct tls_ctx **, struct rq_err *);
 void	tls_ctx_free(struct tls_ctx *);
 
 /*
- * Handshake on the connected socket fd.  SNI is set to verify_name when
- * it is a name (not an address literal).  Verification: with a pin, the
+ * Handshake on the connected socket fd (non-blocking; waits at most
+ * timeout_ms, negative: no limit).  The account's tls_host_override, when
+ * set, replaces verify_name for SNI and verification; callers pass the
+ * configured host (A-label).  SNI is set to that name when it is a name
+ * (not an address literal: "1.2.3.4", "::1", "[...]" are verified
+ * against the certificate's IP addresses).  Resumption data from an
+ * earlier session of this ctx with the same name is offered.  Verification: with a pin, the
  * SHA-256 of the server's certificate must equal it; otherwise the chain
  * must verify against the trust store for verify_name (unless
  * tls_certcheck is off).  Errors: EX_TEMPFAIL with a message that says
@@ -40,10 +51,17 @@ void	tls_ctx_free(struct tls_ctx *);
  */
 int	tls_handshake(struct tls_ctx *, int fd, const char *verify_name,
 	    int timeout_ms, struct tls_sess **out, struct rq_err *);
-/* Like read(2)/write(2) on a non-blocking fd: -1 with errno EAGAIN when
- * it would block, 0 at EOF. */
+/*
+ * Like read(2)/write(2) on a non-blocking fd: -1 with errno EAGAIN when
+ * it would block (then wait for the direction tls_wants_write says),
+ * EINTR (call again at once), or another errno for a failure (the text is
+ * in tls_error); 0 at EOF.  After EAGAIN, tls_write must be called again
+ * with the same data (GnuTLS's rule); it sends at most 16 KiB a call.
+ */
 ssize_t	tls_read(struct tls_sess *, void *, size_t);
 ssize_t	tls_write(struct tls_sess *, const void *, size_t);
+/* The last failure of tls_read/tls_write in words ("" when none). */
+const char *tls_error(struct tls_sess *);
 /* Decrypted octets buffered inside GnuTLS. */
 size_t	tls_pending(struct tls_sess *);
 /* Which direction a would-block operation waits for: 0 read, 1 write. */
@@ -52,8 +70,13 @@ int	tls_wants_write(struct tls_sess *);
 const char *tls_version(struct tls_sess *);
 /* Was this session resumed from an earlier one in the run? */
 int	tls_resumed(struct tls_sess *);
-/* RFC 9266 tls-exporter channel binding (32 octets), or -1. */
+/* RFC 9266 tls-exporter channel binding (32 octets appended to out):
+ * 0, or -1 when the session cannot give one (TLS 1.2 without extended
+ * master secret). */
 int	tls_exporter(struct tls_sess *, struct buf *out);
+/* The same, base64-encoded, as auth_begin's cb_b64 wants; NULL when not
+ * available.  Caller frees. */
+char   *tls_exporter_b64(struct tls_sess *);
 /* For relayq-flush --check: version, cipher, each certificate of the chain
  * (subject, issuer, validity, SHA-256) and the verification result. */
 void	tls_describe(struct tls_sess *, struct buf *out);
