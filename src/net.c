@@ -425,11 +425,8 @@ conn_starttls(struct conn *c, struct tls_ctx *ctx, const char *verify_name,
 		return rq_errf(err, EX_SOFTWARE,
 		    "unsent plaintext output before the TLS handshake");
 	rc = tls_handshake(ctx, c->fd, verify_name, timeout_ms, &c->tls, err);
-	if (rc != 0) {
-		rq_errctx(err, "TLS with %s", c->peer);
-		return rc;
-	}
-	return 0;
+	c->in_start = c->in_end = 0;
+	return rc;
 }
 
 int

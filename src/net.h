@@ -63,7 +63,8 @@ size_t	conn_pending(const struct conn *);
  * (unless the account disabled it), then all further I/O is encrypted.
  * The read buffer must be empty (callers check conn_pending first; this
  * refuses too, with EX_PROTOCOL, as it does a second TLS start).
- * Errors: EX_TEMPFAIL from tls_handshake, prefixed "TLS with PEER: ".
+ * Errors: EX_TEMPFAIL from tls_handshake (its message as is: the caller
+ * adds the context).
  */
 int	conn_starttls(struct conn *, struct tls_ctx *, const char *verify_name,
 	    int timeout_ms, struct rq_err *);

@@ -52,9 +52,6 @@ reply_feed(struct reply *r, const char *line, size_t len, struct rq_err *err)
 	if (r->done)
 		reply_free(r);
 
-	if (len > REPLY_LINE_MAX)
-		return rq_errf(err, EX_PROTOCOL,
-		    "reply line longer than %d octets", REPLY_LINE_MAX);
 	if (r->lines.n >= REPLY_LINES_MAX)
 		return rq_errf(err, EX_PROTOCOL,
 		    "reply of more than %d lines", REPLY_LINES_MAX);
@@ -68,6 +65,9 @@ reply_feed(struct reply *r, const char *line, size_t len, struct rq_err *err)
 		len--;
 	if (len > 0 && line[len - 1] == '\r')
 		len--;
+	if (len > REPLY_LINE_MAX)
+		return rq_errf(err, EX_PROTOCOL,
+		    "reply line longer than %d octets", REPLY_LINE_MAX);
 	if (memchr(line, '\0', len) != NULL)
 		return rq_errf(err, EX_PROTOCOL, "reply contains a NUL byte");
 	if (memchr(line, '\n', len) != NULL || memchr(line, '\r', len) != NULL)

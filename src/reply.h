@@ -6,8 +6,10 @@
  * Replies are untrusted input.  A line is "DDD" followed by "-" (more
  * lines follow), " " or the line end (last line); every line of one reply
  * must carry the same code; the first digit must be 2 to 5.  Lines are at
- * most REPLY_LINE_MAX octets, a reply at most REPLY_LINES_MAX lines and
- * REPLY_SIZE_MAX octets.  Anything else ends the session.
+ * most REPLY_LINE_MAX octets not counting CRLF (so a reader should allow
+ * REPLY_LINE_MAX + 2), a reply at most REPLY_LINES_MAX lines and
+ * REPLY_SIZE_MAX octets counting everything.  Anything else ends the
+ * session.
  */
 #ifndef RELAYQ_REPLY_H
 #define RELAYQ_REPLY_H

@@ -37,7 +37,6 @@ struct tls_ctx {
 	unsigned char		 pin[PIN_LEN];
 	int			 have_pin;
 	int			 certcheck;
-	char			*host_override;
 	gnutls_datum_t		 resume;	/* last session's data */
 	char			*resume_name;	/* the name it was made for */
 };
@@ -107,8 +106,6 @@ tls_ctx_new(const struct account *acct, struct tls_ctx **out,
 	*out = NULL;
 	ctx = xcalloc(1, sizeof(*ctx));
 	ctx->certcheck = acct->tls_certcheck;
-	if (acct->tls_host_override != NULL && *acct->tls_host_override)
-		ctx->host_override = xstrdup(acct->tls_host_override);
 
 	r = gnutls_certificate_allocate_credentials(&ctx->cred);
 	if (r < 0) {
@@ -209,7 +206,6 @@ tls_ctx_free(struct tls_ctx *ctx)
 		gnutls_priority_deinit(ctx->prio);
 	datum_free(&ctx->resume);
 	free(ctx->resume_name);
-	free(ctx->host_override);
 	wipe(ctx, sizeof(*ctx));
 	free(ctx);
 }
@@ -361,8 +357,7 @@ tls_handshake(struct tls_ctx *ctx, int fd, const char *verify_name,
 	*out = NULL;
 	ts = xcalloc(1, sizeof(*ts));
 	ts->ctx = ctx;
-	ts->name = verify_host(ctx->host_override != NULL ?
-	    ctx->host_override : verify_name, &is_ip);
+	ts->name = verify_host(verify_name, &is_ip);
 
 	r = gnutls_init(&ts->s, GNUTLS_CLIENT | GNUTLS_NONBLOCK |
 	    GNUTLS_NO_SIGNAL);
@@ -557,27 +552,6 @@ tls_exporter(struct tls_sess *ts, struct buf *out)
 	buf_add(out, cb.data, cb.size);
 	gnutls_free(cb.data);
 	return 0;
-}
-
-char *
-tls_exporter_b64(struct tls_sess *ts)
-{
-	struct buf raw = { 0 };
-	gnutls_datum_t in, b64 = { NULL, 0 };
-	char *s;
-
-	if (tls_exporter(ts, &raw) != 0)
-		return NULL;
-	in.data = (unsigned char *)raw.data;
-	in.size = (unsigned)raw.len;
-	if (gnutls_base64_encode2(&in, &b64) != 0) {
-		buf_free(&raw);
-		return NULL;
-	}
-	buf_free(&raw);
-	s = xstrndup((const char *)b64.data, b64.size);
-	gnutls_free(b64.data);
-	return s;
 }
 
 static void

@@ -36,9 +36,9 @@ void	tls_ctx_free(struct tls_ctx *);
 
 /*
  * Handshake on the connected socket fd (non-blocking; waits at most
- * timeout_ms, negative: no limit).  The account's tls_host_override, when
- * set, replaces verify_name for SNI and verification; callers pass the
- * configured host (A-label).  SNI is set to that name when it is a name
+ * timeout_ms, negative: no limit).  verify_name is the A-label of the
+ * name to check: tls_host_override when set (the caller applies it), else
+ * the configured host.  SNI is set to that name when it is a name
  * (not an address literal: "1.2.3.4", "::1", "[...]" are verified
  * against the certificate's IP addresses).  Resumption data from an
  * earlier session of this ctx with the same name is offered.  Verification: with a pin, the
@@ -74,9 +74,6 @@ int	tls_resumed(struct tls_sess *);
  * 0, or -1 when the session cannot give one (TLS 1.2 without extended
  * master secret). */
 int	tls_exporter(struct tls_sess *, struct buf *out);
-/* The same, base64-encoded, as auth_begin's cb_b64 wants; NULL when not
- * available.  Caller frees. */
-char   *tls_exporter_b64(struct tls_sess *);
 /* For relayq-flush --check: version, cipher, each certificate of the chain
  * (subject, issuer, validity, SHA-256) and the verification result. */
 void	tls_describe(struct tls_sess *, struct buf *out);

@@ -111,23 +111,24 @@ test_limits(void)
 	int ret = 0;
 	size_t i;
 
-	/* A line of exactly REPLY_LINE_MAX octets is fine, one more is not. */
+	/* A line of REPLY_LINE_MAX octets before CRLF is fine, one more is
+	 * not. */
 	buf_addstr(&b, "250 ");
-	while (b.len < REPLY_LINE_MAX - 2)
+	while (b.len < REPLY_LINE_MAX)
 		buf_addch(&b, 'x');
 	buf_addstr(&b, "\r\n");
 	reply_init(&r);
 	is_int(reply_feed(&r, b.data, b.len, &err), 1,
-	    "line of REPLY_LINE_MAX octets accepted");
+	    "line of REPLY_LINE_MAX octets plus CRLF accepted");
 	reply_free(&r);
 	buf_reset(&b);
 	buf_addstr(&b, "250 ");
-	while (b.len < REPLY_LINE_MAX - 1)
+	while (b.len < REPLY_LINE_MAX + 1)
 		buf_addch(&b, 'x');
 	buf_addstr(&b, "\r\n");
 	reply_init(&r);
 	is_int(reply_feed(&r, b.data, b.len, &err), EX_PROTOCOL,
-	    "line of REPLY_LINE_MAX+1 octets refused");
+	    "line of REPLY_LINE_MAX+1 octets plus CRLF refused");
 	ok(strstr(err.msg, "longer") != NULL, "error says too long: %s",
 	    err.msg);
 	reply_free(&r);
@@ -157,7 +158,7 @@ test_limits(void)
 	buf_addstr(&b, "250-");
 	while (b.len < REPLY_LINE_MAX - 2)
 		buf_addch(&b, 'y');
-	buf_addstr(&b, "\r\n");
+	buf_addstr(&b, "\r\n");	/* 4096 octets in all */
 	reply_init(&r);
 	ret = 0;
 	for (i = 0; i < REPLY_LINES_MAX && ret == 0; i++)
