@@ -5,14 +5,23 @@
  *
  * Syntax (msmtp's): "defaults", "account NAME", "account NAME : BASE[,BASE2]",
  * "account default : NAME", then "key value" lines, '#' comments, blank
- * lines.  Values may be double-quoted ("..." with \" and \\).  Keys that
- * follow "defaults" are inherited by every account defined after it;
- * "account X : B" starts X as a copy of B (then overrides).  A key given
- * twice in one section: the later wins, with a warning.
+ * lines (a '#' only starts a comment at the start of a line, so values may
+ * hold it).  A value that begins and ends with '"' loses that one pair of
+ * quotes and nothing else is special (msmtp's rule: backslashes are
+ * literal).  Lines are at most 4096 octets.  Keys that follow "defaults"
+ * are inherited by every account defined after it; "account X : B,C"
+ * starts X with the defaults, then B's settings, then C's, then its own
+ * lines.  Lines before the first section form the account "default", as
+ * in msmtp (queue_dir there is global instead).  A key given twice in one
+ * section: the later wins, with a warning.  An empty value switches a key
+ * off or unsets it, except that on/off keys read it as "on" (msmtp).
  *
  * Search order (conf_find): -C FILE, $RELAYQ_CONFIG,
  * $XDG_CONFIG_HOME/relayq/config (~/.config/relayq/config), ~/.msmtprc,
  * SYSCONFDIR/relayq.conf.  All but the last count as "from the user".
+ *
+ * Where relayq's keys and defaults differ from msmtp's: doc/configuration.md
+ * and relayq.conf(5).
  */
 #ifndef RELAYQ_CONF_H
 #define RELAYQ_CONF_H
@@ -42,10 +51,13 @@ struct account {
 	int		 tls_starttls;	/* 1 STARTTLS, 0 implicit TLS; default:
 					   0 when port is 465, else 1 */
 	int		 tls_starttls_set; /* was tls_starttls written out? */
-	char		*tls_trust_file; /* NULL or "system": system store */
+	char		*tls_trust_file; /* NULL: the system store; "": no CA
+					   trusted (only with tls_fingerprint
+					   or tls_certcheck off); else a path */
 	char		*tls_crl_file;
-	char		*tls_fingerprint; /* "AA:BB:..." SHA-256 (32 bytes) */
-	char		*tls_cert_file;
+	char		*tls_fingerprint; /* "AA:BB:..." SHA-256 (32 bytes),
+					   upper case, always with colons */
+	char		*tls_cert_file;	/* both set, or neither */
 	char		*tls_key_file;
 	int		 tls_certcheck;	/* default 1 */
 	char		*tls_priorities;
@@ -64,17 +76,22 @@ struct account {
 	char		*from_full_name;
 	int		 allow_from_override; /* default 1 */
 	char		*domain;	/* EHLO name and Message-ID domain;
-					   default: the host's name */
-	int		 timeout;	/* seconds per command; 0: built-in
-					   RFC 5321 defaults */
+					   default: gethostname(); never NULL
+					   after conf_load */
+	int		 timeout;	/* seconds per command (at most a
+					   day); 0 ("off"): built-in RFC 5321
+					   defaults */
 	char		*source_ip;
 	char		*logfile;
 	char		*syslog;	/* NULL: on with LOG_MAIL; "off";
-					   "on"; or a facility name */
+					   "on"; or a facility name, one of
+					   "LOG_USER", "LOG_MAIL", "LOG_DAEMON",
+					   "LOG_LOCAL0".."LOG_LOCAL7" */
 	char		*aliases;
-	char		*dsn_notify;	/* NULL/"off", "never", or a list of
-					   success,failure,delay */
-	char		*dsn_return;	/* NULL/"off", "headers" or "full" */
+	char		*dsn_notify;	/* NULL (off), "never", or a list of
+					   success,failure,delay (lower case,
+					   no spaces, no duplicates) */
+	char		*dsn_return;	/* NULL (off), "headers" or "full" */
 
 	enum hdr_mode	 set_from_header;	/* default HDR_AUTO */
 	enum hdr_mode	 set_date_header;	/* default HDR_AUTO */
@@ -82,7 +99,8 @@ struct account {
 	int		 remove_bcc_headers;	/* default 1 */
 	char		*undisclosed_recipients; /* msmtp's set_to_header /
 					   undisclosed_recipients: NULL, or the
-					   header line value to add */
+					   header value to add, which is
+					   "undisclosed-recipients:;" */
 
 	/* relayq's own keys. */
 	char		*qualify_domain;
@@ -103,10 +121,17 @@ struct conf {
 	char		 *path;		/* the file read; NULL when none */
 	int		  from_user;	/* path was the user's (see above) */
 	char		 *queue_dir;	/* global key, or the default */
-	struct account	**accounts;	/* in file order; "default" excluded */
+	struct account	**accounts;	/* in file order.  "account default : X"
+					   with no lines of its own is only a
+					   name for X and is not listed; an
+					   account "default" with settings of
+					   its own is */
 	size_t		  naccounts;
 	char		 *default_account; /* name, or NULL */
-	struct strlist	  warnings;	/* "FILE:LINE: key K ignored: ..." */
+	struct strlist	  warnings;	/* "FILE:LINE: KEY: what", for the
+					   caller to print (obsolete or ignored
+					   msmtp keys, keys set twice, unsafe
+					   settings such as tls_certcheck off) */
 };
 
 /*
@@ -114,8 +139,10 @@ struct conf {
  * is set (a set-group-ID binary), cli and the environment are ignored and
  * only the system file is used.  On success *path is an allocated string
  * (or NULL when no file exists anywhere: not an error here) and *from_user
- * tells where it came from.  Errors: -C or $RELAYQ_CONFIG naming a file
- * that does not exist (EX_CONFIG).
+ * tells where it came from (0 for the system file and for none).  $HOME,
+ * or the passwd entry when it is unset, locates ~; $XDG_CONFIG_HOME is used
+ * when it is an absolute path.  Errors: -C or $RELAYQ_CONFIG naming a file
+ * that does not exist, or a directory (EX_CONFIG).
  */
 int	conf_find(const char *cli, int setgid, char **path, int *from_user,
 	    struct rq_err *);
@@ -123,9 +150,13 @@ int	conf_find(const char *cli, int setgid, char **path, int *from_user,
 /*
  * Read and validate the file at path (NULL: no file, an empty
  * configuration with defaults).  Every key is checked now, including those
- * only relayq-flush uses.  Refuses (EX_CONFIG) a file that holds a
- * "password" and is readable or writable by group or others, or not owned
- * by the caller.  Error messages name "FILE:LINE: key: problem".
+ * only relayq-flush uses; %U %H %C %M in from and domain and ~ in file
+ * names are expanded now.  Refuses (EX_CONFIG) a file that holds a
+ * "password" and has any group or other permission bit, or is not owned
+ * by the caller (effective uid); and any file writable by everyone.
+ * Error messages name "FILE:LINE: key: problem".  Unknown keys, and msmtp
+ * keys unsafe to ignore (eval, proxy_host, socket, protocol lmtp, auth
+ * ntlm), are errors; those safe to ignore become warnings.
  * The default queue_dir is $XDG_STATE_HOME/relayq/queue
  * (~/.local/state/relayq/queue) when from_user, else SPOOLDIR.
  * On success *out is owned by the caller (conf_free).
@@ -134,7 +165,7 @@ int	conf_load(const char *path, int from_user, struct conf **out,
 	    struct rq_err *);
 void	conf_free(struct conf *);
 
-/* The account named name, or NULL. */
+/* The account named name ("default" also finds the aliased one), or NULL. */
 struct account *conf_account(const struct conf *, const char *name);
 /* "account default : X", else the first account, else NULL. */
 struct account *conf_default_account(const struct conf *);
@@ -152,9 +183,20 @@ struct account *conf_account_for_from(const struct conf *, const char *addr);
  */
 int	conf_password(const struct account *, char **pw, struct rq_err *);
 
+/*
+ * Is the account usable for relaying?  An account without a host is legal
+ * in the file (it may serve only as a base for others), so this is checked
+ * when an account is chosen.  Errors: EX_CONFIG "FILE:LINE: host: account
+ * NAME has no host to relay to".
+ */
+int	conf_check_account(const struct account *, struct rq_err *);
+
 /* The port actually used: explicit, else 465/587/25 as above. */
 int	conf_port(const struct account *);
-/* Is this account's connection implicit TLS (SMTPS)? */
+/*
+ * Is this account's connection implicit TLS (SMTPS)?  tls on and either
+ * tls_starttls off written out, or port 465 with tls_starttls not written.
+ */
 int	conf_implicit_tls(const struct account *);
 
 #endif
