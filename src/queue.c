@@ -364,6 +364,12 @@ in_group(gid_t gid)
 static int
 open_dir_error(const char *what, int errnum, struct rq_err *err)
 {
+	struct stat st;
+
+	/* O_NOFOLLOW|O_DIRECTORY on a symlink may say ENOTDIR or ELOOP. */
+	if ((errnum == ENOTDIR || errnum == ELOOP) && lstat(what, &st) == 0 &&
+	    S_ISLNK(st.st_mode))
+		errnum = ELOOP;
 	if (errnum == ELOOP)
 		return rq_errf(err, EX_CANTCREAT,
 		    "queue directory %s is a symbolic link; refusing it", what);
