@@ -509,7 +509,9 @@ choose_msgid_domain(struct ctx *c)
 	const struct account *a = c->acct;
 	const char *d = NULL;
 
-	if (a != NULL && a->domain != NULL && strcmp(a->domain, "localhost"))
+	/* A dotless name (the default "localhost", or a bare host name) is
+	 * no good right side for a Message-ID: prefer a real domain. */
+	if (a != NULL && a->domain != NULL && strchr(a->domain, '.') != NULL)
 		d = a->domain;
 	else if (a != NULL && a->qualify_domain != NULL)
 		d = a->qualify_domain;

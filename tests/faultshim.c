@@ -83,6 +83,20 @@ fd_matches(int fd)
 	return path_matches(target);
 }
 
+static const char *
+fd_path(int fd, char *buf, size_t size)
+{
+	char link[64];
+	ssize_t n;
+
+	snprintf(link, sizeof(link), "/proc/self/fd/%d", fd);
+	n = readlink(link, buf, size - 1);
+	if (n < 0)
+		return "";
+	buf[n] = '\0';
+	return buf;
+}
+
 static void
 log_call(const char *op, const char *what)
 {
@@ -140,7 +154,9 @@ write(int fd, const void *buf, size_t n)
 
 	if (fd <= 2 || !fd_matches(fd))
 		return real_write(fd, buf, n);
-	if (before("write", NULL)) {
+	char pb[4096];
+
+	if (before("write", fd_path(fd, pb, sizeof(pb)))) {
 		errno = fault_errno();
 		return -1;
 	}
@@ -155,9 +171,11 @@ fsync(int fd)
 	REAL(int, fsync, (int));
 	int r;
 
+	char pb[4096];
+
 	if (!fd_matches(fd))
 		return real_fsync(fd);
-	if (before("fsync", NULL)) {
+	if (before("fsync", fd_path(fd, pb, sizeof(pb)))) {
 		errno = fault_errno();
 		return -1;
 	}
@@ -189,9 +207,11 @@ close(int fd)
 	REAL(int, close, (int));
 	int r;
 
+	char pb[4096];
+
 	if (fd <= 2 || !fd_matches(fd))
 		return real_close(fd);
-	if (before("close", NULL)) {
+	if (before("close", fd_path(fd, pb, sizeof(pb)))) {
 		/* The descriptor is closed all the same, as Linux does. */
 		real_close(fd);
 		errno = fault_errno();
@@ -204,11 +224,11 @@ close(int fd)
 
 static int
 do_rename(const char *op, const char *from, const char *to, int (*fn)(void *),
-    void *arg)
+    void *arg, int matched)
 {
 	int r;
 
-	if (!path_matches(from) && !path_matches(to))
+	if (!matched && !path_matches(from) && !path_matches(to))
 		return fn(arg);
 	if (before(op, to)) {
 		errno = fault_errno();
@@ -246,7 +266,7 @@ rename(const char *from, const char *to)
 {
 	struct rename_args a = { 0, 0, from, to, 0, 0 };
 
-	return do_rename("rename", from, to, call_rename, &a);
+	return do_rename("rename", from, to, call_rename, &a, 0);
 }
 
 int
@@ -257,8 +277,8 @@ renameat(int olddir, const char *from, int newdir, const char *to)
 	/* Relative names: match on the directory's path instead. */
 	if (env("FAULT_PATH") != NULL && from[0] != '/' &&
 	    (fd_matches(olddir) || fd_matches(newdir)))
-		return do_rename("rename", NULL, NULL, call_rename, &a);
-	return do_rename("rename", from, to, call_rename, &a);
+		return do_rename("rename", from, to, call_rename, &a, 1);
+	return do_rename("rename", from, to, call_rename, &a, 0);
 }
 
 int
@@ -269,8 +289,8 @@ renameat2(int olddir, const char *from, int newdir, const char *to,
 
 	if (env("FAULT_PATH") != NULL && from[0] != '/' &&
 	    (fd_matches(olddir) || fd_matches(newdir)))
-		return do_rename("rename", NULL, NULL, call_rename, &a);
-	return do_rename("rename", from, to, call_rename, &a);
+		return do_rename("rename", from, to, call_rename, &a, 1);
+	return do_rename("rename", from, to, call_rename, &a, 0);
 }
 
 static int

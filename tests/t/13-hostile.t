@@ -30,7 +30,7 @@ check_refused "an unbalanced quote" '"abc@example.net'
 # -F with a line break must not inject a header
 rq_input "$msg" -odq -F $'Name\r\nBcc: evil@example.net' r@example.net
 if [ "$RC" = 0 ]; then
-	unlike "$(cat "$(last_msg)")" $'\nBcc: evil' "-F with CR LF cannot inject a header"
+	is "$(grep -ac '^Bcc: evil' "$(last_msg)")" 0 "-F with CR LF cannot inject a header"
 	unlike "$(grep -a '^rcpt' "$(last_msg)")" 'evil' "... nor a recipient"
 else
 	ok 0 "-F with CR LF is refused (exit $RC)"
