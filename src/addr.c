@@ -156,7 +156,8 @@ check_local(const char *s, size_t len, const char **why)
 				}
 				c = (unsigned char)s[i];
 				if (c < 0x20 || c > 0x7e) {
-					*why = "invalid quoted pair in local part";
+					*why = "invalid quoted pair in "
+					    "local part";
 					return -1;
 				}
 			} else if (c == '"') {

@@ -137,7 +137,11 @@ encode_words(const unsigned char *s, size_t len, struct buf *out)
 	for (i = 0; i < len; i++)
 		qlen += q_cost(s[i]);
 	blen = (len + 2) / 3 * 4;
-	use_q = qlen <= blen;
+	/*
+	 * "Q" keeps mostly Latin names readable in the raw header, at up to
+	 * half again the size of "B"; beyond that (CJK, Cyrillic) "B".
+	 */
+	use_q = 2 * qlen <= 3 * blen;
 
 	start = 0;
 	while (start < len) {
@@ -300,7 +304,7 @@ qp_feed(struct qp_enc *q, const void *data, size_t len, struct buf *out)
 		if (q->pending_cr) {
 			q->pending_cr = 0;
 			if (c == '\n') {
-				/* Hard line break: trailing space is encoded. */
+				/* Hard break: trailing space is encoded. */
 				qp_flush_ws(q, 1, out);
 				buf_add(out, "\r\n", 2);
 				q->col = 0;
