@@ -1,0 +1,765 @@
+/*
+ * relayq -- delivery: which messages go over which connection, and what
+ * an outcome means for the queue.
+ * Copyright (C) 2026 the relayq developers
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ * A run:
+ *  1. lists the queue and keeps the messages that are due (next attempt
+ *     reached, not held; all of them with --all), each with its account:
+ *     the one its envelope names, else the one whose "from" matches the
+ *     sender, else the default;
+ *  2. per account, starts min(connections, messages) workers (fork; one
+ *     runs in-process).  The workers share, in an anonymous shared
+ *     mapping, the index of the next message to take, the counters and
+ *     the first session error;
+ *  3. a worker opens a session (hosts in failover order), then takes
+ *     messages one by one: lock (non-blocking; a message busy in another
+ *     flush is skipped), check it is still due, send, record the outcome
+ *     durably, next.  After max_messages_per_connection messages, or a
+ *     broken session, it opens a new one;
+ *  4. messages no worker could take because no session could be opened
+ *     are deferred by the parent with that error; messages left because
+ *     of a rate limit stay due and untouched.
+ *
+ * Outcomes (status.h): 2xx sent; 4xx, timeouts, connection and TLS
+ * failures deferred with backoff (retry_min doubling up to retry_max);
+ * 5xx failed.  A message still deferred max_queue_time after it was
+ * queued fails with status 4.4.7.  A message whose recipients are all
+ * decided is removed (all sent), or bounced and removed, or moved to
+ * failed/ (null sender, "bounce off", or the bounce could not be queued).
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <syslog.h>
+#include <unistd.h>
+
+#include "bounce.h"
+#include "conf.h"
+#include "deliver.h"
+#include "idn.h"
+#include "log.h"
+#include "queue.h"
+#include "smtp.h"
+#include "tls.h"
+
+/* What the workers of one account share across fork(). */
+struct shared {
+	unsigned	next;		/* index of the next message to take */
+	unsigned	sent, deferred, failed;
+	unsigned	rate_limited;	/* a worker stopped at the rate limit */
+	long long	next_due;	/* earliest next attempt set; 0 none */
+	int		err_set;
+	int		auth_failed;
+	char		err[RQ_ERR_MSG];	/* the first session error */
+};
+
+/* One account's work. */
+struct job {
+	struct queue			*q;
+	const struct deliver_opts	*o;
+	const struct account		*a;
+	struct strlist			 ids;
+	struct tls_ctx			*tls;
+	char				*password;
+	char				*ehlo;
+	char				*name;	/* Reporting-MTA */
+	struct shared			*sh;
+};
+
+/* Worker processes of the running job, for forwarding SIGTERM. */
+static pid_t		 workers[64];
+static volatile int	 nworkers;
+
+static void
+notice(const struct deliver_opts *o, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+static void
+notice(const struct deliver_opts *o, const char *fmt, ...)
+{
+	struct buf b;
+	va_list ap;
+
+	if (o->notice == NULL)
+		return;
+	buf_init(&b);
+	va_start(ap, fmt);
+	buf_vaddf(&b, fmt, ap);
+	va_end(ap);
+	o->notice(o->notice_arg, b.data);
+	buf_free(&b);
+}
+
+static void
+shared_min_due(struct shared *sh, long long t)
+{
+	long long cur = __atomic_load_n(&sh->next_due, __ATOMIC_SEQ_CST);
+
+	while ((cur == 0 || t < cur) &&
+	    !__atomic_compare_exchange_n(&sh->next_due, &cur, t, 0,
+	    __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
+		;
+}
+
+static void
+shared_err(struct shared *sh, const struct rq_err *err, int auth)
+{
+	if (__atomic_exchange_n(&sh->err_set, 1, __ATOMIC_SEQ_CST) == 0) {
+		rq_strlcpy(sh->err, err->msg, sizeof(sh->err));
+		sh->auth_failed = auth;
+	}
+}
+
+long long
+deliver_backoff(const struct account *a, int attempts)
+{
+	long long d = a->retry_min > 0 ? a->retry_min : 60;
+	long long max = a->retry_max > 0 ? a->retry_max : 3600;
+	int i;
+
+	for (i = 1; i < attempts && d < max; i++)
+		d *= 2;
+	return d < max ? d : max;
+}
+
+char *
+deliver_our_name(const struct account *a)
+{
+	char host[256], *out = NULL;
+	struct rq_err e;
+
+	if (a->domain != NULL && a->domain[0] != '\0') {
+		if (idn_domain_to_ascii(a->domain, &out, &e) == 0)
+			return out;
+		return xstrdup(a->domain);
+	}
+	if (gethostname(host, sizeof(host)) != 0 || host[0] == '\0')
+		rq_strlcpy(host, "localhost", sizeof(host));
+	host[sizeof(host) - 1] = '\0';
+	if (idn_domain_to_ascii(host, &out, &e) == 0)
+		return out;
+	return xstrdup(host);
+}
+
+/* ---- rate limits ---------------------------------------------------------- */
+
+/*
+ * rate_limit N/PERIOD, shared by every flush of the queue: the file
+ * rate.ACCOUNT in the queue directory holds the times of the last sends,
+ * one per line, under flock.  Returns 1 when a message may go now (and
+ * records it), 0 when the limit is reached (*until: when a slot frees).
+ */
+static int
+rate_take(struct job *j, long long now, long long *until)
+{
+	const struct account *a = j->a;
+	char *path, *p, *e, *data = NULL;
+	long long *ts = NULL, t, oldest = 0;
+	size_t n = 0, cap = 0, i;
+	struct buf out;
+	struct stat sb;
+	int fd, ok = 1;
+
+	if (a->rate_limit_count <= 0 || a->rate_limit_period <= 0)
+		return 1;
+	path = xasprintf("%s/rate.%s", queue_path(j->q), a->name);
+	for (p = path + strlen(queue_path(j->q)) + 1; *p != '\0'; p++)
+		if (*p == '/')
+			*p = '_';
+	fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	free(path);
+	if (fd < 0)
+		return 1;	/* no record possible: do not block mail */
+	if (flock(fd, LOCK_EX) != 0 || fstat(fd, &sb) != 0)
+		goto out;
+	data = xmalloc((size_t)sb.st_size + 1);
+	if (read_full(fd, data, (size_t)sb.st_size) != (ssize_t)sb.st_size)
+		goto out;
+	data[sb.st_size] = '\0';
+	for (p = data; *p != '\0'; p = e) {
+		t = strtoll(p, &e, 10);
+		if (e == p)
+			break;
+		while (*e == '\n')
+			e++;
+		if (t <= now - a->rate_limit_period || t > now + 86400)
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 64;
+			ts = xreallocarray(ts, cap, sizeof(*ts));
+		}
+		ts[n++] = t;
+	}
+	if (n >= (size_t)a->rate_limit_count) {
+		oldest = ts[0];
+		for (i = 1; i < n; i++)
+			if (ts[i] < oldest)
+				oldest = ts[i];
+		*until = oldest + a->rate_limit_period;
+		ok = 0;
+		goto out;
+	}
+	buf_init(&out);
+	for (i = 0; i < n; i++)
+		buf_addf(&out, "%lld\n", ts[i]);
+	buf_addf(&out, "%lld\n", now);
+	if (ftruncate(fd, 0) == 0)
+		(void)pwrite(fd, out.data, out.len, 0);
+	buf_free(&out);
+out:
+	free(data);
+	free(ts);
+	close(fd);
+	return ok;
+}
+
+/* ---- recording an outcome ------------------------------------------------- */
+
+static int
+pending(enum rcpt_status st)
+{
+	return st == RCPT_PENDING || st == RCPT_DEFERRED;
+}
+
+static void
+log_attempt(struct job *j, const struct qmsg *m, size_t i,
+    const struct smtp_rcpt_result *rr, const char *relay, const char *tlsv,
+    long long now)
+{
+	const char *status = rr->out == OUT_OK ? "sent" :
+	    rr->out == OUT_TEMP ? "deferred" : "failed";
+
+	log_line(rr->out == OUT_OK ? LOG_INFO : LOG_NOTICE,
+	    "id=%s from=<%s> to=<%s> relay=%s tls=%s status=%s reply=\"%s\" "
+	    "size=%lld delay=%llds attempts=%d", m->env.id, m->env.sender,
+	    m->env.rcpts.v[i], relay != NULL ? relay : "none",
+	    tlsv != NULL ? tlsv : "none", status,
+	    rr->reply != NULL ? rr->reply : "", m->env.size,
+	    now - m->env.queued_at, m->st.attempts);
+}
+
+/* Every recipient decided, some failed: bounce, or keep in failed/. */
+static void
+finish_failed(struct job *j, struct qmsg *m, const char *relay)
+{
+	struct bounce_params bp;
+	struct rq_err e;
+	char bid[QUEUE_ID_MAX];
+
+	if (m->env.sender[0] == '\0' || !j->a->bounce) {
+		/* Never a bounce about a bounce; "bounce off" keeps it. */
+		if (queue_msg_fail(j->q, m, &e) != 0)
+			log_line(LOG_ERR, "id=%s: cannot move to failed/: %s",
+			    m->env.id, e.msg);
+		else
+			log_line(LOG_NOTICE, "id=%s: moved to failed/%s",
+			    m->env.id, m->env.sender[0] == '\0' ?
+			    " (null sender: no bounce)" : " (bounce off)");
+		return;
+	}
+	memset(&bp, 0, sizeof(bp));
+	bp.to = j->a->bounce_to != NULL ? j->a->bounce_to : m->env.sender;
+	bp.domain = j->name;
+	bp.remote_mta = relay;
+	bp.account = j->a->name;
+	bp.now = rq_now();
+	if (bounce_queue(j->q, m, &bp, bid, &e) != 0) {
+		log_line(LOG_ERR, "id=%s: cannot queue a bounce to <%s>: %s; "
+		    "keeping the message in failed/", m->env.id, bp.to, e.msg);
+		if (queue_msg_fail(j->q, m, &e) != 0)
+			log_line(LOG_ERR, "id=%s: cannot move to failed/: %s",
+			    m->env.id, e.msg);
+		return;
+	}
+	log_line(LOG_NOTICE, "id=%s: bounce id=%s queued to <%s>", m->env.id,
+	    bid, bp.to);
+	if (queue_msg_remove(j->q, m, &e) != 0)
+		log_line(LOG_ERR, "id=%s: cannot remove after bouncing: %s",
+		    m->env.id, e.msg);
+}
+
+static void
+set_reply(struct qmsg *m, size_t i, const char *text)
+{
+	if (m->st.rreply == NULL)
+		return;
+	free(m->st.rreply[i]);
+	m->st.rreply[i] = text != NULL ? xstrdup(text) : NULL;
+}
+
+/*
+ * The outcome of one attempt at m (res per recipient; relay and tlsv
+ * for the log, NULL without a session): per-recipient state, attempts,
+ * backoff or expiry, then removal, bounce or a durable state update.
+ */
+static void
+record(struct job *j, struct qmsg *m, const struct smtp_result *res,
+    const char *relay, const char *tlsv)
+{
+	const struct account *a = j->a;
+	struct qstate *st = &m->st;
+	long long now = rq_now(), qtime;
+	const char *temp_reason = NULL;
+	struct rq_err e;
+	size_t i, n = m->env.rcpts.n;
+	int ndefer = 0, nfail = 0, msgout;
+	char *t;
+
+	if (st->rstatus == NULL) {
+		st->rstatus = xcalloc(n > 0 ? n : 1, sizeof(*st->rstatus));
+		st->rreply = xcalloc(n > 0 ? n : 1, sizeof(*st->rreply));
+	}
+	st->attempts++;
+	st->last_attempt = now;
+	for (i = 0; i < n && i < res->n; i++) {
+		const struct smtp_rcpt_result *rr = &res->r[i];
+
+		if (!rr->tried)
+			continue;
+		switch (rr->out) {
+		case OUT_OK:
+			st->rstatus[i] = RCPT_SENT;
+			break;
+		case OUT_TEMP:
+			st->rstatus[i] = RCPT_DEFERRED;
+			if (temp_reason == NULL)
+				temp_reason = rr->reply;
+			break;
+		case OUT_PERM:
+			st->rstatus[i] = RCPT_FAILED;
+			break;
+		}
+		set_reply(m, i, rr->reply);
+		log_attempt(j, m, i, rr, relay, tlsv, now);
+	}
+	for (i = 0; i < n; i++) {
+		if (pending(st->rstatus[i]))
+			ndefer++;
+		else if (st->rstatus[i] == RCPT_FAILED)
+			nfail++;
+	}
+
+	qtime = a->max_queue_time > 0 ? a->max_queue_time : 5 * 86400;
+	if (ndefer > 0 && now - m->env.queued_at >= qtime) {
+		/* Given up: what is still deferred fails (RFC 3463 4.4.7). */
+		for (i = 0; i < n; i++) {
+			if (!pending(st->rstatus[i]))
+				continue;
+			t = xasprintf("4.4.7 delivery time expired: still "
+			    "undelivered after %lld days in the queue; last "
+			    "reply: %s", (now - m->env.queued_at) / 86400,
+			    st->rreply != NULL && st->rreply[i] != NULL ?
+			    st->rreply[i] : "none");
+			st->rstatus[i] = RCPT_FAILED;
+			set_reply(m, i, t);
+			free(t);
+		}
+		log_line(LOG_NOTICE, "id=%s: expired after %lld seconds in "
+		    "the queue", m->env.id, now - m->env.queued_at);
+		nfail += ndefer;
+		ndefer = 0;
+	}
+
+	if (ndefer > 0) {
+		msgout = OUT_TEMP;
+		st->next_attempt = now + deliver_backoff(a, st->attempts);
+		free(st->last_error);
+		st->last_error = temp_reason == NULL ? NULL :
+		    relay != NULL ? xasprintf("%s: %s", relay, temp_reason) :
+		    xstrdup(temp_reason);
+		if (queue_msg_save_state(j->q, m, &e) != 0)
+			log_line(LOG_ERR, "id=%s: cannot save state: %s",
+			    m->env.id, e.msg);
+		shared_min_due(j->sh, st->next_attempt);
+		__atomic_fetch_add(&j->sh->deferred, 1, __ATOMIC_SEQ_CST);
+	} else if (nfail > 0) {
+		msgout = OUT_PERM;
+		/* The decision is on disk before a bounce goes out. */
+		if (queue_msg_save_state(j->q, m, &e) != 0)
+			log_line(LOG_ERR, "id=%s: cannot save state: %s",
+			    m->env.id, e.msg);
+		finish_failed(j, m, relay);
+		__atomic_fetch_add(&j->sh->failed, 1, __ATOMIC_SEQ_CST);
+	} else {
+		msgout = OUT_OK;
+		if (queue_msg_remove(j->q, m, &e) != 0) {
+			/* Keep the record that everyone got it. */
+			log_line(LOG_ERR, "id=%s: cannot remove: %s",
+			    m->env.id, e.msg);
+			(void)queue_msg_save_state(j->q, m, &e);
+		}
+		__atomic_fetch_add(&j->sh->sent, 1, __ATOMIC_SEQ_CST);
+	}
+
+	if (j->o->verbose || j->o->only_id != NULL || msgout != OUT_OK) {
+		if (msgout == OUT_OK)
+			notice(j->o, "%s: sent via %s", m->env.id,
+			    relay != NULL ? relay : "?");
+		else if (j->o->verbose || j->o->only_id != NULL)
+			for (i = 0; i < n && i < res->n; i++)
+				if (res->r[i].tried && res->r[i].out != OUT_OK)
+					notice(j->o, "%s: <%s>: %s: %s",
+					    m->env.id, m->env.rcpts.v[i],
+					    outcome_name(res->r[i].out),
+					    res->r[i].reply);
+	}
+}
+
+/* A deferral without a transaction (no session could be opened). */
+static void
+record_session_failure(struct job *j, struct qmsg *m, const char *why)
+{
+	struct smtp_result res;
+	size_t i;
+
+	res.n = m->env.rcpts.n;
+	res.code = 0;
+	res.r = xcalloc(res.n > 0 ? res.n : 1, sizeof(*res.r));
+	for (i = 0; i < res.n; i++) {
+		if (m->st.rstatus != NULL && !pending(m->st.rstatus[i]))
+			continue;
+		res.r[i].tried = 1;
+		res.r[i].out = OUT_TEMP;
+		res.r[i].reply = xstrdup(why);
+	}
+	record(j, m, &res, NULL, NULL);
+	smtp_result_free(&res);
+}
+
+/* ---- sessions and workers ------------------------------------------------- */
+
+static int
+is_due(const struct deliver_opts *o, const struct qmsg *m, long long now)
+{
+	if (o->only_id != NULL)
+		return strcmp(m->env.id, o->only_id) == 0;
+	if (m->st.held)
+		return 0;
+	return o->all || m->st.next_attempt <= now;
+}
+
+/* Open a session, trying the hosts in order. */
+static struct smtp *
+open_session(struct job *j, struct rq_err *err)
+{
+	const struct account *a = j->a;
+	struct smtp_params p;
+	struct smtp *s = NULL;
+	enum smtp_stage stage;
+	size_t h;
+
+	memset(&p, 0, sizeof(p));
+	p.acct = a;
+	p.tls = j->tls;
+	p.ehlo = j->ehlo;
+	p.password = j->password;
+	p.trace = j->o->trace;
+	p.trace_arg = j->o->trace_arg;
+	for (h = 0; h < a->hosts.n; h++) {
+		p.host = a->hosts.v[h];
+		if (smtp_open(&p, &s, &stage, err) == 0)
+			return s;
+		log_line(LOG_WARNING, "account %s: %s", a->name, err->msg);
+		if (stage == SMTP_STAGE_AUTH) {
+			/* Wrong credentials are wrong at every host. */
+			notice(j->o, "%s", err->msg);
+			shared_err(j->sh, err, 1);
+			return NULL;
+		}
+	}
+	if (a->hosts.n == 0)
+		rq_errf(err, EX_CONFIG, "account %s has no host", a->name);
+	shared_err(j->sh, err, 0);
+	return NULL;
+}
+
+static void
+worker(struct job *j)
+{
+	const struct deliver_opts *o = j->o;
+	struct smtp *s = NULL;
+	struct smtp_result res;
+	struct qmsg *m;
+	struct rq_err err;
+	unsigned idx, nconn = 0;
+	long long until;
+	int rc;
+
+	for (;;) {
+		if (o->stop != NULL && *o->stop)
+			break;
+		if (s == NULL) {
+			s = open_session(j, &err);
+			if (s == NULL)
+				break;
+			nconn = 0;
+		}
+		if (!rate_take(j, rq_now(), &until)) {
+			__atomic_fetch_add(&j->sh->rate_limited, 1,
+			    __ATOMIC_SEQ_CST);
+			shared_min_due(j->sh, until);
+			break;
+		}
+		idx = __atomic_fetch_add(&j->sh->next, 1, __ATOMIC_SEQ_CST);
+		if (idx >= j->ids.n)
+			break;
+		rc = queue_msg_open(j->q, j->ids.v[idx], QO_LOCK | QO_NOWAIT,
+		    &m, &err);
+		if (rc != 0) {
+			/* Busy in another flush, or gone: not ours. */
+			if (rc != EX_TEMPFAIL && rc != EX_NOINPUT)
+				log_line(LOG_ERR, "id=%s: %s", j->ids.v[idx],
+				    err.msg);
+			continue;
+		}
+		if (!is_due(o, m, rq_now())) {
+			queue_msg_close(m);
+			continue;
+		}
+		memset(&res, 0, sizeof(res));
+		rc = smtp_send(s, m, &res, &err);
+		record(j, m, &res, smtp_peer(s), smtp_tls_version(s));
+		smtp_result_free(&res);
+		queue_msg_close(m);
+		nconn++;
+		if (rc != 0) {
+			log_line(LOG_WARNING, "account %s: %s", j->a->name,
+			    err.msg);
+			smtp_abort(s);
+			s = NULL;
+		} else if (j->a->max_messages_per_connection > 0 &&
+		    nconn >= (unsigned)j->a->max_messages_per_connection) {
+			smtp_close(s);
+			s = NULL;
+		}
+	}
+	smtp_close(s);
+}
+
+/* Messages nobody could take because no session opened: defer them. */
+static void
+defer_rest(struct job *j)
+{
+	struct qmsg *m;
+	struct rq_err err;
+	unsigned idx;
+
+	for (idx = j->sh->next; idx < j->ids.n; idx++) {
+		if (queue_msg_open(j->q, j->ids.v[idx], QO_LOCK | QO_NOWAIT,
+		    &m, &err) != 0)
+			continue;
+		if (is_due(j->o, m, rq_now()))
+			record_session_failure(j, m, j->sh->err);
+		queue_msg_close(m);
+	}
+}
+
+static int
+run_job(struct job *j, struct deliver_stats *stats)
+{
+	const struct account *a = j->a;
+	struct rq_err err;
+	unsigned n, i;
+	int status;
+	pid_t pid;
+
+	log_setup("relayq-flush", a);
+	if (a->tls && tls_ctx_new(a, &j->tls, &err) != 0) {
+		log_line(LOG_ERR, "account %s: %s", a->name, err.msg);
+		notice(j->o, "account %s: %s", a->name, err.msg);
+		stats->config_error = 1;
+		return 0;
+	}
+	if (a->auth != NULL && rq_strcasecmp(a->auth, "off") != 0 &&
+	    conf_password(a, &j->password, &err) != 0) {
+		log_line(LOG_ERR, "account %s: %s", a->name, err.msg);
+		notice(j->o, "account %s: %s", a->name, err.msg);
+		stats->config_error = 1;
+		return 0;
+	}
+	j->name = deliver_our_name(a);
+	j->ehlo = xstrdup(j->name);
+
+	n = a->connections > 0 ? (unsigned)a->connections : 4;
+	if (n > RQ_ARRAY_LEN(workers))
+		n = RQ_ARRAY_LEN(workers);
+	if (n > j->ids.n)
+		n = (unsigned)j->ids.n;
+	if (n <= 1) {
+		worker(j);
+	} else {
+		nworkers = 0;
+		for (i = 0; i < n; i++) {
+			pid = fork();
+			if (pid < 0) {
+				log_line(LOG_WARNING, "fork: %s",
+				    strerror(errno));
+				break;
+			}
+			if (pid == 0) {
+				nworkers = 0;
+				worker(j);
+				log_close();
+				_exit(0);
+			}
+			workers[nworkers++] = pid;
+		}
+		if (nworkers == 0)
+			worker(j);
+		for (i = 0; i < (unsigned)nworkers; i++)
+			while (waitpid(workers[i], &status, 0) < 0 &&
+			    errno == EINTR)
+				;
+		nworkers = 0;
+	}
+	if (j->sh->next < j->ids.n && j->sh->err_set &&
+	    !(j->o->stop != NULL && *j->o->stop))
+		defer_rest(j);
+	if (j->sh->rate_limited && j->sh->next < j->ids.n) {
+		unsigned left = (unsigned)j->ids.n - j->sh->next;
+
+		log_line(LOG_NOTICE, "account %s: rate limit %d per %llds "
+		    "reached; %u message(s) left for later", a->name,
+		    a->rate_limit_count, a->rate_limit_period, left);
+		stats->deferred += left;
+	}
+	stats->sent += j->sh->sent;
+	stats->deferred += j->sh->deferred;
+	stats->failed += j->sh->failed;
+	if (j->sh->next_due != 0 &&
+	    (stats->next_due == 0 || j->sh->next_due < stats->next_due))
+		stats->next_due = j->sh->next_due;
+	return 0;
+}
+
+void
+deliver_signal_workers(int sig)
+{
+	int i;
+
+	for (i = 0; i < nworkers; i++)
+		(void)kill(workers[i], sig);
+}
+
+/* ---- the run -------------------------------------------------------------- */
+
+static const struct account *
+account_for(const struct conf *c, const struct envelope *env)
+{
+	const struct account *a;
+
+	if (env->account != NULL)
+		return conf_account(c, env->account);
+	a = conf_account_for_from(c, env->sender);
+	return a != NULL ? a : conf_default_account(c);
+}
+
+int
+deliver_run(struct queue *q, const struct deliver_opts *o,
+    struct deliver_stats *stats, struct rq_err *err)
+{
+	const struct conf *c = o->conf;
+	const struct account *a, *only = NULL;
+	struct strlist ids;
+	struct job *jobs = NULL;
+	struct qmsg *m;
+	struct rq_err e;
+	size_t njobs = 0, i, k;
+	long long now = rq_now();
+	int rc;
+
+	memset(stats, 0, sizeof(*stats));
+	memset(&ids, 0, sizeof(ids));
+	if (o->account != NULL) {
+		only = conf_account(c, o->account);
+		if (only == NULL)
+			return rq_errf(err, EX_CONFIG, "no account %s in %s",
+			    o->account, c->path != NULL ? c->path :
+			    "the configuration");
+	}
+	rc = queue_list(q, 0, &ids, err);
+	if (rc != 0)
+		return rc;
+
+	for (i = 0; i < ids.n; i++) {
+		if (o->only_id != NULL && strcmp(ids.v[i], o->only_id) != 0)
+			continue;
+		if (queue_msg_open(q, ids.v[i], 0, &m, &e) != 0)
+			continue;
+		if (!is_due(o, m, now)) {
+			if (!m->st.held && (stats->next_due == 0 ||
+			    m->st.next_attempt < stats->next_due))
+				stats->next_due = m->st.next_attempt;
+			queue_msg_close(m);
+			continue;
+		}
+		a = account_for(c, &m->env);
+		if (a == NULL) {
+			log_line(LOG_ERR, "id=%s: %s", m->env.id,
+			    m->env.account != NULL ? "its account is not in "
+			    "the configuration" : "no account configured");
+			notice(o, "%s: no account %s in the configuration",
+			    m->env.id, m->env.account != NULL ?
+			    m->env.account : "(default)");
+			stats->config_error = 1;
+			queue_msg_close(m);
+			continue;
+		}
+		queue_msg_close(m);
+		if (only != NULL && a != only)
+			continue;
+		for (k = 0; k < njobs; k++)
+			if (jobs[k].a == a)
+				break;
+		if (k == njobs) {
+			jobs = xreallocarray(jobs, njobs + 1, sizeof(*jobs));
+			memset(&jobs[njobs], 0, sizeof(*jobs));
+			jobs[njobs].q = q;
+			jobs[njobs].o = o;
+			jobs[njobs].a = a;
+			njobs++;
+		}
+		strlist_add(&jobs[k].ids, ids.v[i]);
+	}
+	strlist_free(&ids);
+
+	for (k = 0; k < njobs; k++) {
+		struct job *j = &jobs[k];
+
+		if (o->stop != NULL && *o->stop)
+			break;
+		j->sh = mmap(NULL, sizeof(*j->sh), PROT_READ | PROT_WRITE,
+		    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+		if (j->sh == MAP_FAILED) {
+			j->sh = NULL;
+			rc = rq_errno(err, EX_OSERR, errno, "mmap");
+			break;
+		}
+		memset(j->sh, 0, sizeof(*j->sh));
+		run_job(j, stats);
+	}
+	for (k = 0; k < njobs; k++) {
+		struct job *j = &jobs[k];
+
+		if (j->sh != NULL)
+			munmap(j->sh, sizeof(*j->sh));
+		if (j->tls != NULL)
+			tls_ctx_free(j->tls);
+		free_secret(j->password);
+		free(j->ehlo);
+		free(j->name);
+		strlist_free(&j->ids);
+	}
+	free(jobs);
+	log_close();
+	return rc;
+}

@@ -1,0 +1,491 @@
+/*
+ * relayq-flush -- relay the queue to the smart host(s).
+ * Copyright (C) 2026 the relayq developers
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ * The face of the delivery side: options, configuration, the queue, then
+ * one run (deliver.c), a --check of an account, or --watch (inotify on
+ * msg/ for new mail, a timer for retries).  Exit status over the messages
+ * a run attempted: 0 all delivered or nothing due, 75 at least one
+ * deferred, else 69 at least one failed, 78 configuration.
+ */
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <popt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/inotify.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "deliver.h"
+#include "log.h"
+#include "queue.h"
+#include "reply.h"
+#include "smtp.h"
+#include "status.h"
+#include "tls.h"
+#include "util.h"
+
+#ifndef RELAYQ_VERSION
+#define RELAYQ_VERSION "unknown"
+#endif
+
+/* The longest --watch sleeps without looking at the queue again. */
+#define WATCH_MAX_SLEEP	300
+
+static volatile sig_atomic_t	stop_flag;
+static volatile sig_atomic_t	reload_flag;
+
+static void
+on_term(int sig)
+{
+	stop_flag = 1;
+	deliver_signal_workers(sig);
+}
+
+static void
+on_hup(int sig)
+{
+	(void)sig;
+	reload_flag = 1;
+}
+
+static void
+trace_stderr(void *arg, const char *dir, const char *line)
+{
+	(void)arg;
+	fprintf(stderr, "%s %s\n", dir, line);
+}
+
+static void
+trace_stdout(void *arg, const char *dir, const char *line)
+{
+	(void)arg;
+	printf("  %s %s\n", dir, line);
+}
+
+static void
+notice_stderr(void *arg, const char *line)
+{
+	(void)arg;
+	fprintf(stderr, "relayq-flush: %s\n", line);
+}
+
+static void
+set_signals(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof(sa));
+	sigemptyset(&sa.sa_mask);
+	/* No SA_RESTART: a wait in poll(2) ends so the loop can look. */
+	sa.sa_handler = on_term;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sa.sa_handler = on_hup;
+	sigaction(SIGHUP, &sa, NULL);
+	sa.sa_handler = SIG_IGN;
+	sigaction(SIGPIPE, &sa, NULL);
+}
+
+static int
+load_conf(const char *cli, struct conf **out, int verbose, struct rq_err *err)
+{
+	char *path = NULL;
+	int from_user = 0, rc;
+	size_t i;
+
+	rc = conf_find(cli, 0, &path, &from_user, err);
+	if (rc != 0)
+		return rc;
+	rc = conf_load(path, from_user, out, err);
+	free(path);
+	if (rc != 0)
+		return rc;
+	if (verbose)
+		for (i = 0; i < (*out)->warnings.n; i++)
+			fprintf(stderr, "relayq-flush: warning: %s\n",
+			    (*out)->warnings.v[i]);
+	return 0;
+}
+
+/* ---- --check ------------------------------------------------------------ */
+
+static void
+caps_line(const struct caps *c, struct buf *b)
+{
+	size_t i;
+
+	if (c->pipelining)
+		buf_addstr(b, " PIPELINING");
+	if (c->starttls)
+		buf_addstr(b, " STARTTLS");
+	if (c->size) {
+		if (c->size_max > 0)
+			buf_addf(b, " SIZE=%lld", c->size_max);
+		else
+			buf_addstr(b, " SIZE");
+	}
+	if (c->eightbitmime)
+		buf_addstr(b, " 8BITMIME");
+	if (c->smtputf8)
+		buf_addstr(b, " SMTPUTF8");
+	if (c->dsn)
+		buf_addstr(b, " DSN");
+	if (c->chunking)
+		buf_addstr(b, " CHUNKING");
+	if (c->enhancedstatuscodes)
+		buf_addstr(b, " ENHANCEDSTATUSCODES");
+	if (c->auth.n > 0) {
+		buf_addstr(b, " AUTH");
+		for (i = 0; i < c->auth.n; i++)
+			buf_addf(b, " %s", c->auth.v[i]);
+	}
+	if (b->len == 0)
+		buf_addstr(b, " (none)");
+}
+
+static const char *
+check_hint(enum smtp_stage stage, const char *msg)
+{
+	switch (stage) {
+	case SMTP_STAGE_CONNECT:
+		if (strstr(msg, "certificate") != NULL ||
+		    strstr(msg, "fingerprint") != NULL)
+			return "the server's certificate was not accepted; "
+			    "if it comes from a private CA, name it with "
+			    "tls_trust_file, or pin it with tls_fingerprint";
+		if (strstr(msg, "TLS") != NULL || strstr(msg, "handshake"))
+			return "the TLS handshake failed: is this port "
+			    "implicit TLS (465, tls_starttls off) or "
+			    "STARTTLS (587, tls_starttls on)?";
+		return "no connection: check host and port, DNS, and any "
+		    "firewall in between";
+	case SMTP_STAGE_GREETING:
+		return "the server does not accept our connection now";
+	case SMTP_STAGE_EHLO:
+		return "the server rejected our greeting; check the "
+		    "\"domain\" key";
+	case SMTP_STAGE_STARTTLS:
+		if (strstr(msg, "does not offer") != NULL)
+			return "this port does not offer STARTTLS; for "
+			    "implicit TLS use port 465 with tls_starttls "
+			    "off; \"tls off\" only on a trusted network";
+		if (strstr(msg, "certificate") != NULL ||
+		    strstr(msg, "fingerprint") != NULL)
+			return "the server's certificate was not accepted; "
+			    "if it comes from a private CA, name it with "
+			    "tls_trust_file, or pin it with tls_fingerprint";
+		return "TLS could not be started";
+	case SMTP_STAGE_AUTH:
+		return "check user and password (or passwordeval), and the "
+		    "auth mechanism";
+	case SMTP_STAGE_READY:
+		break;
+	}
+	return "";
+}
+
+static int
+check_account(const struct conf *conf, const char *name, int verbose)
+{
+	const struct account *a;
+	struct smtp_params p;
+	struct smtp *s = NULL;
+	struct tls_ctx *tls = NULL;
+	enum smtp_stage stage;
+	struct rq_err err;
+	struct buf b;
+	char *pw = NULL, *ehlo;
+	size_t h;
+	int rc, worst = EX_OK;
+
+	a = name != NULL ? conf_account(conf, name) :
+	    conf_default_account(conf);
+	if (a == NULL) {
+		fprintf(stderr, "relayq-flush: %s\n", name != NULL ?
+		    "no such account in the configuration" :
+		    "no account in the configuration");
+		return EX_CONFIG;
+	}
+	printf("account %s (%s:%d)\n", a->name, a->file != NULL ? a->file :
+	    "?", a->line);
+	if (a->hosts.n == 0) {
+		printf("problem: the account has no host\n");
+		return EX_CONFIG;
+	}
+	if (a->tls && tls_ctx_new(a, &tls, &err) != 0) {
+		printf("problem: %s\n", err.msg);
+		return EX_CONFIG;
+	}
+	if (a->auth != NULL && rq_strcasecmp(a->auth, "off") != 0 &&
+	    conf_password(a, &pw, &err) != 0) {
+		printf("problem: %s\n", err.msg);
+		tls_ctx_free(tls);
+		return EX_CONFIG;
+	}
+	ehlo = deliver_our_name(a);
+	buf_init(&b);
+	for (h = 0; h < a->hosts.n; h++) {
+		memset(&p, 0, sizeof(p));
+		p.acct = a;
+		p.host = a->hosts.v[h];
+		p.tls = tls;
+		p.ehlo = ehlo;
+		p.password = pw;
+		p.check = 1;
+		if (verbose)
+			p.trace = trace_stdout;
+		printf("\nhost %s port %d, %s\n", p.host, conf_port(a),
+		    !a->tls ? "no TLS (tls off)" : conf_implicit_tls(a) ?
+		    "implicit TLS" : "STARTTLS");
+		rc = smtp_open(&p, &s, &stage, &err);
+		if (s != NULL) {
+			printf("connected: %s\n", smtp_peer(s));
+			printf("greeting: %s\n", smtp_greeting(s));
+			buf_reset(&b);
+			caps_line(smtp_caps(s), &b);
+			printf("capabilities:%s\n", b.data);
+			if (smtp_tls_version(s) != NULL) {
+				buf_reset(&b);
+				smtp_describe_tls(s, &b);
+				printf("TLS: %s\n%s", smtp_tls_version(s),
+				    b.data);
+				if (b.len > 0 && b.data[b.len - 1] != '\n')
+					printf("\n");
+			}
+		}
+		if (rc == 0) {
+			if (smtp_auth_mech(s) != NULL)
+				printf("authentication: ok (%s as %s)\n",
+				    smtp_auth_mech(s), a->user != NULL ?
+				    a->user : "?");
+			else
+				printf("authentication: not configured\n");
+			printf("result: ok, %s is ready to relay mail\n",
+			    p.host);
+			smtp_close(s);
+			s = NULL;
+			continue;
+		}
+		printf("problem: %s\n", err.msg);
+		printf("hint: %s\n", check_hint(stage, err.msg));
+		if (s != NULL) {
+			smtp_close(s);
+			s = NULL;
+		}
+		if (worst == EX_OK)
+			worst = stage == SMTP_STAGE_AUTH ? EX_CONFIG :
+			    EX_TEMPFAIL;
+	}
+	buf_free(&b);
+	free(ehlo);
+	free_secret(pw);
+	tls_ctx_free(tls);
+	return worst;
+}
+
+/* ---- --watch ------------------------------------------------------------ */
+
+static int
+watch(struct conf **confp, const char *cfgfile, struct queue *q,
+    struct deliver_opts *o, int verbose)
+{
+	struct deliver_stats st;
+	struct rq_err err;
+	struct pollfd pfd;
+	char *dir, evbuf[4096] __attribute__((aligned(8)));
+	long long wait;
+	int ifd, rc, ms;
+
+	ifd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
+	if (ifd < 0) {
+		fprintf(stderr, "relayq-flush: inotify: %s\n",
+		    strerror(errno));
+		return EX_OSERR;
+	}
+	dir = xasprintf("%s/msg", queue_path(q));
+	if (inotify_add_watch(ifd, dir, IN_MOVED_TO | IN_CLOSE_WRITE) < 0) {
+		fprintf(stderr, "relayq-flush: watching %s: %s\n", dir,
+		    strerror(errno));
+		free(dir);
+		close(ifd);
+		return EX_OSERR;
+	}
+	free(dir);
+	log_line(LOG_INFO, "watching %s", queue_path(q));
+	while (!stop_flag) {
+		if (reload_flag) {
+			struct conf *nc = NULL;
+
+			reload_flag = 0;
+			if (load_conf(cfgfile, &nc, verbose, &err) != 0) {
+				log_line(LOG_ERR, "SIGHUP: keeping the old "
+				    "configuration: %s", err.msg);
+			} else {
+				conf_free(*confp);
+				*confp = nc;
+				o->conf = nc;
+				log_line(LOG_INFO, "configuration reread");
+			}
+		}
+		rc = deliver_run(q, o, &st, &err);
+		if (rc != 0)
+			log_line(LOG_ERR, "%s", err.msg);
+		if (stop_flag)
+			break;
+		wait = WATCH_MAX_SLEEP;
+		if (st.next_due != 0) {
+			wait = st.next_due - rq_now();
+			if (wait < 0)
+				wait = 0;
+			if (wait > WATCH_MAX_SLEEP)
+				wait = WATCH_MAX_SLEEP;
+		}
+		ms = (int)wait * 1000;
+		if (ms == 0)
+			ms = 1000;	/* due now but locked elsewhere */
+		pfd.fd = ifd;
+		pfd.events = POLLIN;
+		rc = poll(&pfd, 1, ms);
+		if (rc > 0) {
+			/* Drain; the next run looks at the whole queue. */
+			while (read(ifd, evbuf, sizeof(evbuf)) > 0)
+				;
+		}
+	}
+	close(ifd);
+	log_line(LOG_INFO, "stopping on signal");
+	return EX_OK;
+}
+
+/* ---- main ----------------------------------------------------------------- */
+
+int
+main(int argc, const char **argv)
+{
+	char *cfgfile = NULL, *account = NULL, *check = NULL, *id = NULL;
+	char *qdir = NULL;
+	int all = 0, verbose = 0, dowatch = 0, version = 0, docheck = 0;
+	int rc, ex;
+	struct conf *conf = NULL;
+	struct queue *q = NULL;
+	struct deliver_opts o;
+	struct deliver_stats st;
+	struct rq_err err;
+	poptContext pc;
+	struct poptOption opts[] = {
+		{ NULL, 'C', POPT_ARG_STRING, &cfgfile, 0,
+		  "read the configuration from FILE", "FILE" },
+		{ "account", 'a', POPT_ARG_STRING, &account, 0,
+		  "relay only the messages of account NAME", "NAME" },
+		{ "all", 'q', POPT_ARG_NONE, &all, 0,
+		  "relay every message now, ignoring retry backoff", NULL },
+		{ "verbose", 'v', POPT_ARG_NONE, &verbose, 0,
+		  "show the SMTP dialogue (AUTH data redacted) and each "
+		  "outcome on standard error", NULL },
+		{ "check", '\0', POPT_ARG_STRING | POPT_ARGFLAG_OPTIONAL,
+		  &check, 'c', "test the connection, TLS and AUTH of "
+		  "ACCOUNT (default: the default account); send nothing",
+		  "ACCOUNT" },
+		{ "watch", '\0', POPT_ARG_NONE, &dowatch, 0,
+		  "stay running: relay new mail at once, retry on schedule",
+		  NULL },
+		{ "id", '\0', POPT_ARG_STRING, &id, 0,
+		  "relay only message ID, ignoring backoff", "ID" },
+		{ "queue-dir", '\0', POPT_ARG_STRING, &qdir, 0,
+		  "use the queue in DIR instead of the configured one",
+		  "DIR" },
+		{ "version", '\0', POPT_ARG_NONE, &version, 0,
+		  "print the version and exit", NULL },
+		POPT_AUTOHELP
+		POPT_TABLEEND
+	};
+
+	umask(077);
+	pc = poptGetContext("relayq-flush", argc, argv, opts, 0);
+	poptSetOtherOptionHelp(pc, "[OPTION...]");
+	while ((rc = poptGetNextOpt(pc)) > 0) {
+		if (rc == 'c')
+			docheck = 1;
+	}
+	if (rc < -1) {
+		fprintf(stderr, "relayq-flush: %s: %s\n",
+		    poptBadOption(pc, POPT_BADOPTION_NOALIAS),
+		    poptStrerror(rc));
+		poptFreeContext(pc);
+		return EX_USAGE;
+	}
+	if (poptPeekArg(pc) != NULL) {
+		fprintf(stderr, "relayq-flush: unexpected argument: %s\n",
+		    poptPeekArg(pc));
+		poptFreeContext(pc);
+		return EX_USAGE;
+	}
+	poptFreeContext(pc);
+	if (version) {
+		printf("relayq-flush %s\n", RELAYQ_VERSION);
+		return EX_OK;
+	}
+
+	rc = load_conf(cfgfile, &conf, verbose || docheck, &err);
+	if (rc != 0) {
+		fprintf(stderr, "relayq-flush: %s\n", err.msg);
+		return rc;
+	}
+	if (docheck) {
+		ex = check_account(conf, check, verbose);
+		conf_free(conf);
+		return ex;
+	}
+	if (account != NULL && conf_account(conf, account) == NULL) {
+		fprintf(stderr, "relayq-flush: no account %s in %s\n",
+		    account, conf->path != NULL ? conf->path :
+		    "the configuration");
+		conf_free(conf);
+		return EX_CONFIG;
+	}
+	rc = queue_open(qdir != NULL ? qdir : conf->queue_dir, 1, &q, &err);
+	if (rc != 0) {
+		fprintf(stderr, "relayq-flush: %s\n", err.msg);
+		conf_free(conf);
+		return rc;
+	}
+
+	set_signals();
+	memset(&o, 0, sizeof(o));
+	o.conf = conf;
+	o.account = account;
+	o.only_id = id;
+	o.all = all;
+	o.verbose = verbose;
+	o.notice = notice_stderr;
+	o.stop = &stop_flag;
+	if (verbose)
+		o.trace = trace_stderr;
+
+	if (dowatch) {
+		ex = watch(&conf, cfgfile, q, &o, verbose);
+	} else {
+		rc = deliver_run(q, &o, &st, &err);
+		if (rc != 0) {
+			fprintf(stderr, "relayq-flush: %s\n", err.msg);
+			ex = rc;
+		} else if (st.config_error) {
+			ex = EX_CONFIG;
+		} else {
+			ex = ex_for_flush(st.sent, st.deferred, st.failed);
+		}
+		if (verbose)
+			fprintf(stderr, "relayq-flush: %u sent, %u deferred, "
+			    "%u failed\n", st.sent, st.deferred, st.failed);
+	}
+	queue_close(q);
+	conf_free(conf);
+	return ex;
+}

@@ -1,0 +1,1279 @@
+/*
+ * relayq -- the SMTP client: one session with the smart host.
+ * Copyright (C) 2026 the relayq developers
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ *
+ * RFC 5321 (SMTP), RFC 3207 (STARTTLS), RFC 8314 (implicit TLS), RFC 4954
+ * (AUTH), RFC 2920 (PIPELINING), RFC 1870 (SIZE), RFC 6152 (8BITMIME),
+ * RFC 6531 (SMTPUTF8), RFC 3461 (DSN), RFC 3030 (CHUNKING).
+ *
+ * A session walks through these states; a trace with -v reads like them:
+ *
+ *	CONNECT -> [TLS handshake, implicit TLS]
+ *	GREETING (220) -> EHLO (or HELO after 500/502)
+ *	-> STARTTLS (220; nothing else buffered) -> TLS handshake
+ *	   -> capabilities forgotten -> EHLO again
+ *	-> AUTH (334 ... 235)
+ *	-> READY, then per message:
+ *	   [RSET] MAIL RCPT... DATA (one write with PIPELINING) -> content
+ *	   -> "." -> 250, or MAIL RCPT... then BDAT chunks with CHUNKING
+ *	-> QUIT
+ *
+ * Rules kept here because the wire is where they matter:
+ *  - nothing but QUIT is sent in the clear when TLS is wanted and
+ *    STARTTLS is missing, refused, or followed by bytes the server sent
+ *    before our handshake (the response-injection attack);
+ *  - AUTH only on TLS (unless allow_plaintext_auth), and chosen from the
+ *    capabilities of the EHLO that followed TLS;
+ *  - replies are matched to pipelined commands by counting, never by
+ *    their codes;
+ *  - the content is filtered on its way out (smtp_canon_feed) so that the
+ *    wire never carries a bare CR or LF or an early end of data, whatever
+ *    the queue file holds;
+ *  - every read has a timeout: the account's, or RFC 5321 section
+ *    4.5.3.2's minimums.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include "addr.h"
+#include "auth.h"
+#include "idn.h"
+#include "net.h"
+#include "reply.h"
+#include "smtp.h"
+#include "tls.h"
+
+/* RFC 5321 section 4.5.3.2 timeouts, in seconds. */
+#define TMO_CONNECT	60
+#define TMO_GREETING	300
+#define TMO_EHLO	300
+#define TMO_TLS		120
+#define TMO_AUTH	300
+#define TMO_MAIL	300
+#define TMO_RCPT	300
+#define TMO_DATA	120
+#define TMO_BLOCK	180
+#define TMO_DOT		600
+#define TMO_RSET	300
+#define TMO_QUIT	10
+
+/* How much of the queue file is read at once, and the size of a BDAT. */
+#define READ_CHUNK	(64 * 1024)
+#define BDAT_CHUNK	(1024 * 1024)
+/* RFC 4954 section 4: an initial response must keep the line in 512. */
+#define CMD_LINE_MAX	512
+/* A SASL exchange that goes on longer than this is not a real one. */
+#define AUTH_ROUNDS_MAX	16
+
+struct smtp {
+	const struct account	*acct;
+	char			*host;		/* as configured */
+	char			*ahost;		/* A-label, for DNS and TLS */
+	struct conn		*c;
+	struct caps		 caps;
+	int			 helo;		/* EHLO refused: no extensions */
+	int			 dead;		/* no more commands possible */
+	int			 need_rset;	/* a transaction may be open */
+	int			 nmsgs;		/* transactions started */
+	char			*greeting;
+	const char		*mech;
+	smtp_trace_fn		 trace;
+	void			*trace_arg;
+	struct buf		 line;		/* a received line */
+	struct buf		 cmd;		/* a command being built */
+	struct buf		 out;		/* filtered content */
+	char			*rbuf;		/* raw content from the file */
+};
+
+/* ---- the content filter ------------------------------------------------- */
+
+void
+smtp_canon_init(struct smtp_canon *cs, int stuff)
+{
+	cs->bol = 1;
+	cs->cr = 0;
+	cs->stuff = stuff;
+}
+
+void
+smtp_canon_feed(struct smtp_canon *cs, const void *in, size_t n,
+    struct buf *out)
+{
+	const unsigned char *p = in;
+	size_t i, run;
+
+	for (i = 0; i < n; ) {
+		unsigned char ch = p[i];
+
+		if (cs->cr) {
+			/* A CR ends a line whether or not LF follows. */
+			buf_add(out, "\r\n", 2);
+			cs->cr = 0;
+			cs->bol = 1;
+			if (ch == '\n') {
+				i++;
+				continue;
+			}
+		}
+		if (ch == '\r') {
+			cs->cr = 1;
+			i++;
+			continue;
+		}
+		if (ch == '\n') {
+			/* A bare LF. */
+			buf_add(out, "\r\n", 2);
+			cs->bol = 1;
+			i++;
+			continue;
+		}
+		if (cs->bol && ch == '.' && cs->stuff)
+			buf_addch(out, '.');
+		cs->bol = 0;
+		/* Copy the rest of the line in one go. */
+		for (run = i + 1; run < n && p[run] != '\r' && p[run] != '\n';
+		    run++)
+			;
+		buf_add(out, p + i, run - i);
+		i = run;
+	}
+}
+
+void
+smtp_canon_end(struct smtp_canon *cs, struct buf *out)
+{
+	if (cs->cr || !cs->bol)
+		buf_add(out, "\r\n", 2);
+	cs->cr = 0;
+	cs->bol = 1;
+	if (cs->stuff)
+		buf_add(out, ".\r\n", 3);
+}
+
+/* ---- small helpers -------------------------------------------------------- */
+
+static int
+tmo(const struct smtp *s, int def_sec)
+{
+	if (s->acct->timeout > 0)
+		return s->acct->timeout * 1000;
+	return def_sec * 1000;
+}
+
+static void
+trace(struct smtp *s, const char *dir, const char *line)
+{
+	if (s->trace != NULL)
+		s->trace(s->trace_arg, dir, line);
+}
+
+static const char b64chars[] =
+    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+
+static void
+base64_add(struct buf *out, const unsigned char *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i + 2 < n; i += 3) {
+		buf_addch(out, b64chars[p[i] >> 2]);
+		buf_addch(out, b64chars[((p[i] & 3) << 4) | (p[i + 1] >> 4)]);
+		buf_addch(out, b64chars[((p[i + 1] & 15) << 2) |
+		    (p[i + 2] >> 6)]);
+		buf_addch(out, b64chars[p[i + 2] & 63]);
+	}
+	if (n - i == 1) {
+		buf_addch(out, b64chars[p[i] >> 2]);
+		buf_addch(out, b64chars[(p[i] & 3) << 4]);
+		buf_addstr(out, "==");
+	} else if (n - i == 2) {
+		buf_addch(out, b64chars[p[i] >> 2]);
+		buf_addch(out, b64chars[((p[i] & 3) << 4) | (p[i + 1] >> 4)]);
+		buf_addch(out, b64chars[(p[i + 1] & 15) << 2]);
+		buf_addch(out, '=');
+	}
+}
+
+/*
+ * Queue one command line (CRLF added) for output.  shown is what the
+ * trace says instead of the line (for secrets), or NULL.
+ */
+static int
+send_line(struct smtp *s, const char *line, const char *shown,
+    struct rq_err *err)
+{
+	int rc;
+
+	trace(s, "-->", shown != NULL ? shown : line);
+	rc = conn_write(s->c, line, strlen(line), err);
+	if (rc == 0)
+		rc = conn_write(s->c, "\r\n", 2, err);
+	if (rc != 0)
+		s->dead = 1;
+	return rc;
+}
+
+static int
+send_cmdf(struct smtp *s, struct rq_err *err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int
+send_cmdf(struct smtp *s, struct rq_err *err, const char *fmt, ...)
+{
+	va_list ap;
+
+	buf_reset(&s->cmd);
+	va_start(ap, fmt);
+	buf_vaddf(&s->cmd, fmt, ap);
+	va_end(ap);
+	return send_line(s, s->cmd.data, NULL, err);
+}
+
+static int
+flush(struct smtp *s, int timeout_ms, struct rq_err *err)
+{
+	int rc;
+
+	rc = conn_flush(s->c, timeout_ms, err);
+	if (rc != 0)
+		s->dead = 1;
+	return rc;
+}
+
+/*
+ * Read one reply into r (which is reset first).  With redact, the trace
+ * shows only the code.  A 421 ("service not available, closing") marks
+ * the session dead but is returned as a reply: the caller decides what it
+ * means for the command that got it.
+ */
+static int
+get_reply(struct smtp *s, struct reply *r, int timeout_ms, int redact,
+    struct rq_err *err)
+{
+	int rc;
+
+	reply_free(r);
+	reply_init(r);
+	for (;;) {
+		rc = conn_getline(s->c, &s->line, REPLY_LINE_MAX + 2,
+		    timeout_ms, err);
+		if (rc != 0)
+			break;
+		if (s->trace != NULL) {
+			char *t, *e;
+
+			if (redact) {
+				t = xasprintf("%.3s ****", s->line.data);
+			} else {
+				t = xstrndup(s->line.data, s->line.len);
+				e = strpbrk(t, "\r\n");
+				if (e != NULL)
+					*e = '\0';
+			}
+			trace(s, "<--", t);
+			free(t);
+		}
+		rc = reply_feed(r, s->line.data, s->line.len, err);
+		if (rc == 1) {
+			if (r->code == 421)
+				s->dead = 1;
+			return 0;
+		}
+		if (rc != 0)
+			break;
+	}
+	s->dead = 1;
+	rq_errctx(err, "%s", s->host);
+	return rc != 0 ? rc : EX_PROTOCOL;
+}
+
+/* "CODE text" of a reply; owned by the caller. */
+static char *
+oneline(const struct reply *r)
+{
+	return reply_oneline(r);
+}
+
+/* "HOST rejected WHAT: CODE text" */
+static int
+fail_reply(struct rq_err *err, const struct reply *r, const char *host,
+    const char *what)
+{
+	char *t = oneline(r);
+
+	rq_errf(err, EX_TEMPFAIL, "%s rejected %s: %s", host, what, t);
+	free(t);
+	return EX_TEMPFAIL;
+}
+
+/* ---- opening a session ---------------------------------------------------- */
+
+static int
+ehlo(struct smtp *s, const char *name, int allow_helo, struct rq_err *err)
+{
+	struct reply r;
+	int rc;
+
+	reply_init(&r);
+	caps_free(&s->caps);
+	caps_init(&s->caps);
+	s->helo = 0;
+	rc = send_cmdf(s, err, "EHLO %s", name);
+	if (rc == 0)
+		rc = flush(s, tmo(s, TMO_EHLO), err);
+	if (rc == 0)
+		rc = get_reply(s, &r, tmo(s, TMO_EHLO), 0, err);
+	if (rc != 0)
+		goto out;
+	if (r.code == 250) {
+		caps_parse(&s->caps, &r);
+		goto out;
+	}
+	if (!allow_helo || (r.code != 500 && r.code != 502)) {
+		rc = fail_reply(err, &r, s->host, "EHLO");
+		goto out;
+	}
+	/* An RFC 821 server: HELO, and no extensions at all. */
+	rc = send_cmdf(s, err, "HELO %s", name);
+	if (rc == 0)
+		rc = flush(s, tmo(s, TMO_EHLO), err);
+	if (rc == 0)
+		rc = get_reply(s, &r, tmo(s, TMO_EHLO), 0, err);
+	if (rc == 0 && r.code != 250)
+		rc = fail_reply(err, &r, s->host, "HELO");
+	if (rc == 0)
+		s->helo = 1;
+out:
+	reply_free(&r);
+	return rc;
+}
+
+static int
+starttls(struct smtp *s, const struct smtp_params *p, const char *vname,
+    struct rq_err *err)
+{
+	struct reply r;
+	int rc;
+
+	if (s->helo || !s->caps.starttls)
+		return rq_errf(err, EX_TEMPFAIL, "%s does not offer STARTTLS "
+		    "and the account requires TLS (not sending anything in "
+		    "the clear)", s->host);
+	reply_init(&r);
+	rc = send_line(s, "STARTTLS", NULL, err);
+	if (rc == 0)
+		rc = flush(s, tmo(s, TMO_EHLO), err);
+	if (rc == 0)
+		rc = get_reply(s, &r, tmo(s, TMO_EHLO), 0, err);
+	if (rc != 0)
+		goto out;
+	if (r.code != 220) {
+		rc = fail_reply(err, &r, s->host, "STARTTLS");
+		goto out;
+	}
+	/*
+	 * Anything already received was sent before the handshake, in the
+	 * clear, by whoever is on the path: believing it after TLS is the
+	 * response-injection attack (CVE-2011-0411 and its client kin).
+	 */
+	if (conn_pending(s->c) > 0) {
+		rc = rq_errf(err, EX_TEMPFAIL, "%s sent %zu unexpected octets "
+		    "after its reply to STARTTLS (possible response "
+		    "injection); session abandoned", s->host,
+		    conn_pending(s->c));
+		goto out;
+	}
+	rc = conn_starttls(s->c, p->tls, vname, tmo(s, TMO_TLS), err);
+	if (rc != 0) {
+		s->dead = 1;
+		rq_errctx(err, "TLS with %s", s->host);
+	}
+out:
+	reply_free(&r);
+	return rc;
+}
+
+/* The SASL exchange of RFC 4954. */
+static int
+authenticate(struct smtp *s, const struct smtp_params *p, struct rq_err *err)
+{
+	const struct account *a = s->acct;
+	struct auth_sess *as = NULL;
+	struct buf cb, cb64;
+	struct reply r;
+	char *resp = NULL, *t;
+	const char *mech;
+	int rc, have_cb = 0, pending = 0, rounds, srv;
+
+	buf_init(&cb);
+	buf_init(&cb64);
+	reply_init(&r);
+	if (conn_is_tls(s->c) && tls_exporter(conn_tls(s->c), &cb) == 0) {
+		have_cb = 1;
+		base64_add(&cb64, (const unsigned char *)cb.data, cb.len);
+	}
+	rc = auth_choose(a, &s->caps.auth, conn_is_tls(s->c), have_cb, &mech,
+	    err);
+	if (rc != 0) {
+		rq_errctx(err, "cannot authenticate at %s", s->host);
+		goto out;
+	}
+	rc = auth_begin(mech, a, p->password, have_cb ? cb64.data : NULL,
+	    s->ahost, &as, err);
+	if (rc != 0) {
+		rq_errctx(err, "cannot authenticate at %s", s->host);
+		goto out;
+	}
+
+	buf_reset(&s->cmd);
+	buf_addf(&s->cmd, "AUTH %s", mech);
+	t = xasprintf("AUTH %s", mech);
+	if (auth_has_initial(mech)) {
+		rc = auth_step(as, NULL, &resp, err);
+		if (rc != AUTH_STEP_DONE && rc != AUTH_STEP_MORE)
+			goto out_t;
+		rc = 0;
+		if (s->cmd.len + 1 + (resp[0] != '\0' ? strlen(resp) : 1) + 2
+		    <= CMD_LINE_MAX) {
+			buf_addch(&s->cmd, ' ');
+			buf_addstr(&s->cmd, resp[0] != '\0' ? resp : "=");
+			free(t);
+			t = xasprintf("AUTH %s ****", mech);
+			free_secret(resp);
+			resp = NULL;
+		} else {
+			/* Too long: send it after the server's first 334. */
+			pending = 1;
+		}
+	}
+	rc = send_line(s, s->cmd.data, t, err);
+	buf_wipe(&s->cmd);
+	if (rc == 0)
+		rc = flush(s, tmo(s, TMO_AUTH), err);
+	for (rounds = 0; rc == 0; rounds++) {
+		rc = get_reply(s, &r, tmo(s, TMO_AUTH), r.code == 334 ||
+		    rounds == 0, err);
+		if (rc != 0)
+			break;
+		srv = r.code;
+		if (srv == 235)
+			break;
+		if (srv != 334 || rounds >= AUTH_ROUNDS_MAX) {
+			char *o = oneline(&r);
+
+			rc = rq_errf(err, EX_TEMPFAIL, "authentication failed "
+			    "at %s: %s (mechanism %s, user %s)", s->host, o,
+			    mech, a->user != NULL ? a->user : "(none)");
+			free(o);
+			if (srv == 334) {
+				/* Cancel the exchange (RFC 4954 section 4). */
+				send_line(s, "*", NULL, err);
+				flush(s, tmo(s, TMO_AUTH), err);
+			}
+			break;
+		}
+		if (!pending) {
+			free_secret(resp);
+			resp = NULL;
+			rc = auth_step(as, r.lines.n > 0 ? r.lines.v[0] : "",
+			    &resp, err);
+			if (rc != AUTH_STEP_DONE && rc != AUTH_STEP_MORE) {
+				struct rq_err e2;
+
+				rq_errctx(err, "authentication failed at %s",
+				    s->host);
+				send_line(s, "*", NULL, &e2);
+				flush(s, tmo(s, TMO_AUTH), &e2);
+				break;
+			}
+		}
+		pending = 0;
+		rc = send_line(s, resp, "****", err);
+		free_secret(resp);
+		resp = NULL;
+		if (rc == 0)
+			rc = flush(s, tmo(s, TMO_AUTH), err);
+	}
+	if (rc == 0)
+		s->mech = mech;
+out_t:
+	free(t);
+out:
+	free_secret(resp);
+	auth_end(as);
+	reply_free(&r);
+	buf_wipe(&cb);
+	buf_wipe(&cb64);
+	return rc;
+}
+
+static int
+wants_auth(const struct account *a)
+{
+	return a->auth != NULL && rq_strcasecmp(a->auth, "off") != 0;
+}
+
+int
+smtp_open(const struct smtp_params *p, struct smtp **out,
+    enum smtp_stage *stage, struct rq_err *err)
+{
+	const struct account *a = p->acct;
+	struct smtp *s;
+	struct reply r;
+	char *vname = NULL;
+	int rc, implicit;
+
+	*out = NULL;
+	*stage = SMTP_STAGE_CONNECT;
+	s = xcalloc(1, sizeof(*s));
+	s->acct = a;
+	s->host = xstrdup(p->host);
+	s->trace = p->trace;
+	s->trace_arg = p->trace_arg;
+	caps_init(&s->caps);
+	reply_init(&r);
+	buf_init(&s->line);
+	buf_init(&s->cmd);
+	buf_init(&s->out);
+
+	rc = idn_domain_to_ascii(p->host, &s->ahost, err);
+	if (rc != 0)
+		goto fail;
+	/* The certificate is checked against the name as configured. */
+	rc = idn_domain_to_ascii(a->tls_host_override != NULL ?
+	    a->tls_host_override : p->host, &vname, err);
+	if (rc != 0)
+		goto fail;
+
+	rc = conn_open(s->ahost, conf_port(a), a->source_ip,
+	    tmo(s, TMO_CONNECT), &s->c, err);
+	if (rc != 0)
+		goto fail;
+	trace(s, "---", conn_peer(s->c));
+	implicit = a->tls && conf_implicit_tls(a);
+	if (implicit) {
+		rc = conn_starttls(s->c, p->tls, vname, tmo(s, TMO_TLS), err);
+		if (rc != 0) {
+			rq_errctx(err, "TLS with %s", s->host);
+			s->dead = 1;
+			goto fail;
+		}
+	}
+
+	*stage = SMTP_STAGE_GREETING;
+	rc = get_reply(s, &r, tmo(s, TMO_GREETING), 0, err);
+	if (rc != 0)
+		goto fail;
+	s->greeting = oneline(&r);
+	if (r.code != 220) {
+		rc = rq_errf(err, EX_TEMPFAIL, "%s did not greet us: %s",
+		    s->host, s->greeting);
+		goto fail;
+	}
+
+	*stage = SMTP_STAGE_EHLO;
+	rc = ehlo(s, p->ehlo, !a->tls, err);
+	if (rc != 0)
+		goto fail;
+
+	if (a->tls && !implicit) {
+		*stage = SMTP_STAGE_STARTTLS;
+		rc = starttls(s, p, vname, err);
+		if (rc != 0)
+			goto fail;
+		/* RFC 3207 section 4.2: forget everything, ask again. */
+		*stage = SMTP_STAGE_EHLO;
+		rc = ehlo(s, p->ehlo, 0, err);
+		if (rc != 0)
+			goto fail;
+	}
+
+	*stage = SMTP_STAGE_AUTH;
+	if (wants_auth(a)) {
+		rc = authenticate(s, p, err);
+		if (rc != 0)
+			goto fail;
+	}
+	*stage = SMTP_STAGE_READY;
+	free(vname);
+	reply_free(&r);
+	*out = s;
+	return 0;
+
+fail:
+	free(vname);
+	reply_free(&r);
+	if (p->check && *stage > SMTP_STAGE_CONNECT && s->c != NULL) {
+		/* --check still wants to show what was learned. */
+		*out = s;
+		return rc;
+	}
+	smtp_close(s);
+	return rc;
+}
+
+const char *
+smtp_peer(const struct smtp *s)
+{
+	return s->c != NULL ? conn_peer(s->c) : s->host;
+}
+
+const char *
+smtp_host(const struct smtp *s)
+{
+	return s->host;
+}
+
+const char *
+smtp_tls_version(const struct smtp *s)
+{
+	if (s->c == NULL || !conn_is_tls(s->c))
+		return NULL;
+	return tls_version(conn_tls(s->c));
+}
+
+const struct caps *
+smtp_caps(const struct smtp *s)
+{
+	return &s->caps;
+}
+
+const char *
+smtp_greeting(const struct smtp *s)
+{
+	return s->greeting != NULL ? s->greeting : "";
+}
+
+const char *
+smtp_auth_mech(const struct smtp *s)
+{
+	return s->mech;
+}
+
+void
+smtp_describe_tls(const struct smtp *s, struct buf *out)
+{
+	if (s->c != NULL && conn_is_tls(s->c))
+		tls_describe(conn_tls(s->c), out);
+}
+
+/* ---- one message ---------------------------------------------------------- */
+
+void
+smtp_result_free(struct smtp_result *res)
+{
+	size_t i;
+
+	if (res->r != NULL)
+		for (i = 0; i < res->n; i++)
+			free(res->r[i].reply);
+	free(res->r);
+	res->r = NULL;
+	res->n = 0;
+}
+
+static void
+set_result(struct smtp_rcpt_result *rr, enum outcome o, const char *text)
+{
+	free(rr->reply);
+	rr->out = o;
+	rr->reply = xstrdup(text);
+}
+
+/* The outcome of a reply for the recipients it concerns. */
+static enum outcome
+reply_outcome(int code)
+{
+	/* A reply that is not a final answer leaves the message with us. */
+	if (code / 100 == 5)
+		return OUT_PERM;
+	if (code / 100 == 2)
+		return OUT_OK;
+	return OUT_TEMP;
+}
+
+/* Every tried recipient still undecided (accepted or not yet answered)
+ * gets outcome o with text. */
+static void
+settle(struct smtp_result *res, const int *state, int which,
+    enum outcome o, const char *text)
+{
+	size_t i;
+
+	for (i = 0; i < res->n; i++)
+		if (res->r[i].tried && state[i] == which)
+			set_result(&res->r[i], o, text);
+}
+
+/* Recipient states inside one transaction. */
+enum {
+	RS_SKIP = 0,	/* not tried, or decided locally */
+	RS_WAIT,	/* RCPT sent, reply not read */
+	RS_OK,		/* accepted by RCPT */
+	RS_DONE,	/* decided */
+};
+
+static const char *
+dsn_ret(const struct smtp *s, const struct envelope *env)
+{
+	const char *r = s->acct->dsn_return;
+
+	if (env->dsn_ret != NULL)
+		return env->dsn_ret;
+	if (r == NULL || rq_strcasecmp(r, "off") == 0)
+		return NULL;
+	if (rq_strcasecmp(r, "headers") == 0 || rq_strcasecmp(r, "hdrs") == 0)
+		return "HDRS";
+	return "FULL";
+}
+
+static void
+dsn_notify(const struct smtp *s, const struct envelope *env, struct buf *out)
+{
+	const char *n = env->dsn_notify;
+	const char *p;
+
+	if (n == NULL)
+		n = s->acct->dsn_notify;
+	if (n == NULL || rq_strcasecmp(n, "off") == 0)
+		return;
+	buf_addstr(out, " NOTIFY=");
+	for (p = n; *p != '\0'; p++)
+		buf_addch(out, (char)(*p >= 'a' && *p <= 'z' ? *p - 32 : *p));
+}
+
+/*
+ * Stream the content: DATA's dot-stuffed form ending in ".", or BDAT
+ * chunks.  Returns 0, or an EX_ code with the session dead.
+ */
+static int
+send_content(struct smtp *s, struct qmsg *m, int bdat, struct reply *r,
+    struct rq_err *err)
+{
+	struct smtp_canon cs;
+	long long left = m->env.size, off = m->data_off;
+	size_t want;
+	ssize_t got;
+	int rc = 0;
+
+	smtp_canon_init(&cs, !bdat);
+	buf_reset(&s->out);
+	if (s->rbuf == NULL)
+		s->rbuf = xmalloc(READ_CHUNK);
+	if (!bdat) {
+		char t[64];
+
+		(void)snprintf(t, sizeof(t), "[%lld octets of content]",
+		    m->env.size);
+		trace(s, "-->", t);
+	}
+	for (;;) {
+		want = left > READ_CHUNK ? READ_CHUNK : (size_t)left;
+		got = 0;
+		if (want > 0) {
+			got = pread(m->fd, s->rbuf, want, off);
+			if (got < 0) {
+				rc = rq_errno(err, EX_IOERR, errno,
+				    "reading queued message %s", m->env.id);
+				break;
+			}
+			if (got == 0) {
+				rc = rq_errf(err, EX_DATAERR, "queued message "
+				    "%s is shorter than its recorded size",
+				    m->env.id);
+				break;
+			}
+			smtp_canon_feed(&cs, s->rbuf, (size_t)got, &s->out);
+			off += got;
+			left -= got;
+		}
+		if (left == 0)
+			smtp_canon_end(&cs, &s->out);
+		if (!bdat) {
+			if (s->out.len >= READ_CHUNK || left == 0) {
+				rc = conn_write(s->c, s->out.data, s->out.len,
+				    err);
+				buf_reset(&s->out);
+			}
+			if (rc != 0 || left == 0)
+				break;
+			continue;
+		}
+		if (s->out.len < BDAT_CHUNK && left > 0)
+			continue;
+		/* One BDAT: the command, its octets, its reply. */
+		buf_reset(&s->cmd);
+		buf_addf(&s->cmd, "BDAT %zu%s", s->out.len,
+		    left == 0 ? " LAST" : "");
+		rc = send_line(s, s->cmd.data, NULL, err);
+		if (rc == 0)
+			rc = conn_write(s->c, s->out.data, s->out.len, err);
+		buf_reset(&s->out);
+		if (rc == 0)
+			rc = flush(s, tmo(s, TMO_BLOCK), err);
+		if (rc == 0)
+			rc = get_reply(s, r, tmo(s, left == 0 ? TMO_DOT :
+			    TMO_BLOCK), 0, err);
+		if (rc != 0 || left == 0 || r->code / 100 != 2)
+			break;
+	}
+	if (rc == 0 && !bdat) {
+		/* The tail and the final dot leave in one segment. */
+		rc = flush(s, tmo(s, TMO_BLOCK), err);
+		if (rc == 0)
+			rc = get_reply(s, r, tmo(s, TMO_DOT), 0, err);
+	}
+	if (rc != 0) {
+		/* Mid-content, the only safe end is to hang up. */
+		s->dead = 1;
+		if (rc != EX_TEMPFAIL && rc != EX_PROTOCOL)
+			rc = EX_TEMPFAIL;
+	}
+	return rc;
+}
+
+/*
+ * Local decisions made before anything is sent: a message that cannot go
+ * to this server as it is fails now, clearly, without a transaction.
+ * Fills the addresses to use on the wire; returns the number of
+ * recipients left to try.
+ */
+static size_t
+precheck(struct smtp *s, struct qmsg *m, struct smtp_result *res, int *state,
+    int *use_utf8, char **sender, char **rcpts)
+{
+	const struct envelope *env = &m->env;
+	struct rq_err e;
+	size_t i, left = 0;
+	int need_utf8;
+	char *t;
+
+	for (i = 0; i < res->n; i++)
+		if (res->r[i].tried)
+			left++;
+	if (s->caps.size && s->caps.size_max > 0 &&
+	    env->size > s->caps.size_max) {
+		t = xasprintf("5.3.4 message is %lld octets and %s accepts at "
+		    "most %lld (SIZE)", env->size, s->host, s->caps.size_max);
+		settle(res, state, RS_WAIT, OUT_PERM, t);
+		free(t);
+		return 0;
+	}
+	if (env->eightbit && !s->caps.eightbitmime) {
+		t = xasprintf("5.6.3 message has 8-bit content and %s does not "
+		    "support 8BITMIME", s->host);
+		settle(res, state, RS_WAIT, OUT_PERM, t);
+		free(t);
+		return 0;
+	}
+	need_utf8 = env->smtputf8 || addr_is_utf8(env->sender);
+	for (i = 0; i < res->n; i++)
+		if (res->r[i].tried && addr_is_utf8(env->rcpts.v[i]))
+			need_utf8 = 1;
+	*use_utf8 = need_utf8 && s->caps.smtputf8;
+	if (*use_utf8 || !need_utf8) {
+		*sender = xstrdup(env->sender);
+		for (i = 0; i < res->n; i++)
+			rcpts[i] = xstrdup(env->rcpts.v[i]);
+		return left;
+	}
+	/* No SMTPUTF8: domains as A-labels; a UTF-8 local part cannot go. */
+	if (idn_addr_to_ascii(env->sender, sender, &e) != 0) {
+		t = xasprintf("5.6.7 sender <%s>: %s", env->sender, e.msg);
+		settle(res, state, RS_WAIT, OUT_PERM, t);
+		free(t);
+		return 0;
+	}
+	for (i = 0; i < res->n; i++) {
+		if (!res->r[i].tried)
+			continue;
+		if (idn_addr_to_ascii(env->rcpts.v[i], &rcpts[i], &e) != 0) {
+			t = xasprintf("5.6.7 %s (server %s)", e.msg, s->host);
+			set_result(&res->r[i], OUT_PERM, t);
+			free(t);
+			state[i] = RS_DONE;
+			left--;
+		}
+	}
+	return left;
+}
+
+/* One transaction's working state. */
+struct txn {
+	struct smtp		*s;
+	struct qmsg		*m;
+	struct smtp_result	*res;
+	int			*state;		/* RS_* per recipient */
+	char			**rcpts;	/* addresses as sent */
+	char			*sender;
+	int			 use_utf8;
+	struct reply		 r;
+	size_t			 accepted;
+	char			*mail_text;	/* MAIL's reply when it failed */
+	int			 mail_code;
+	int			 data_code;
+};
+
+static void
+mail_command(struct txn *x, struct buf *cmd)
+{
+	struct smtp *s = x->s;
+	const struct envelope *env = &x->m->env;
+	const char *ret;
+
+	buf_reset(cmd);
+	buf_addf(cmd, "MAIL FROM:<%s>", x->sender);
+	if (s->caps.size)
+		buf_addf(cmd, " SIZE=%lld", env->size);
+	if ((env->eightbit || env->body_8bitmime) && s->caps.eightbitmime)
+		buf_addstr(cmd, " BODY=8BITMIME");
+	if (x->use_utf8)
+		buf_addstr(cmd, " SMTPUTF8");
+	if (s->caps.dsn) {
+		ret = dsn_ret(s, env);
+		if (ret != NULL)
+			buf_addf(cmd, " RET=%s", ret);
+		if (env->dsn_envid != NULL) {
+			buf_addstr(cmd, " ENVID=");
+			addr_xtext(env->dsn_envid, cmd);
+		}
+	}
+}
+
+static void
+rcpt_command(struct txn *x, size_t i, struct buf *cmd)
+{
+	buf_reset(cmd);
+	buf_addf(cmd, "RCPT TO:<%s>", x->rcpts[i]);
+	if (x->s->caps.dsn) {
+		dsn_notify(x->s, &x->m->env, cmd);
+		buf_addstr(cmd, " ORCPT=rfc822;");
+		addr_xtext(x->m->env.rcpts.v[i], cmd);
+	}
+}
+
+/* What the reply in x->r says about recipient i. */
+static void
+rcpt_reply(struct txn *x, size_t i)
+{
+	char *t;
+
+	if (x->r.code / 100 == 2) {
+		x->state[i] = RS_OK;
+		x->accepted++;
+		return;
+	}
+	t = oneline(&x->r);
+	/* 552 to RCPT is "too many recipients": try again later. */
+	set_result(&x->res->r[i], x->r.code == 552 ? OUT_TEMP :
+	    reply_outcome(x->r.code), t);
+	x->state[i] = RS_DONE;
+	free(t);
+}
+
+/* Send a command and read its reply into x->r. */
+static int
+command(struct txn *x, const char *line, int def_tmo, struct rq_err *err)
+{
+	struct smtp *s = x->s;
+	int rc;
+
+	rc = send_line(s, line, NULL, err);
+	if (rc == 0)
+		rc = flush(s, tmo(s, def_tmo), err);
+	if (rc == 0)
+		rc = get_reply(s, &x->r, tmo(s, def_tmo), 0, err);
+	return rc;
+}
+
+/* The MAIL reply was not 2xx: it decides for every recipient. */
+static void
+mail_failed(struct txn *x)
+{
+	size_t i;
+
+	for (i = 0; i < x->res->n; i++)
+		if (x->state[i] == RS_WAIT)
+			set_result(&x->res->r[i],
+			    reply_outcome(x->mail_code), x->mail_text);
+	for (i = 0; i < x->res->n; i++)
+		if (x->state[i] == RS_WAIT)
+			x->state[i] = RS_DONE;
+	x->res->code = x->mail_code;
+}
+
+/*
+ * The envelope, one command at a time (no PIPELINING).  Returns 0 with
+ * x->accepted set (and, without CHUNKING, DATA answered in x->data_code),
+ * or an EX_ code for a broken session.
+ */
+static int
+envelope_serial(struct txn *x, struct buf *cmd, int bdat, struct rq_err *err)
+{
+	struct smtp *s = x->s;
+	size_t i;
+	int rc;
+
+	if (s->need_rset) {
+		rc = command(x, "RSET", TMO_RSET, err);
+		if (rc != 0 || s->dead)
+			return rc;
+	}
+	s->need_rset = 1;
+	mail_command(x, cmd);
+	rc = command(x, cmd->data, TMO_MAIL, err);
+	if (rc != 0 || s->dead)
+		return rc;
+	x->mail_code = x->r.code;
+	if (x->r.code / 100 != 2) {
+		x->mail_text = oneline(&x->r);
+		return 0;
+	}
+	for (i = 0; i < x->res->n; i++) {
+		if (x->state[i] != RS_WAIT)
+			continue;
+		rcpt_command(x, i, cmd);
+		rc = command(x, cmd->data, TMO_RCPT, err);
+		if (rc != 0 || s->dead)
+			return rc;
+		rcpt_reply(x, i);
+	}
+	if (x->accepted == 0 || bdat)
+		return 0;
+	rc = command(x, "DATA", TMO_DATA, err);
+	if (rc == 0)
+		x->data_code = x->r.code;
+	return rc;
+}
+
+/*
+ * The envelope as one group (RFC 2920): [RSET] MAIL RCPT... [DATA] in one
+ * write, then every reply, matched to its command by position.
+ */
+static int
+envelope_piped(struct txn *x, struct buf *cmd, int bdat, struct rq_err *err)
+{
+	struct smtp *s = x->s;
+	size_t i;
+	int rc, rset;
+
+	/* RSET between messages costs nothing here. */
+	rset = s->need_rset || s->nmsgs > 1;
+	if (rset) {
+		rc = send_line(s, "RSET", NULL, err);
+		if (rc != 0)
+			return rc;
+	}
+	s->need_rset = 1;
+	mail_command(x, cmd);
+	rc = send_line(s, cmd->data, NULL, err);
+	for (i = 0; rc == 0 && i < x->res->n; i++) {
+		if (x->state[i] != RS_WAIT)
+			continue;
+		rcpt_command(x, i, cmd);
+		rc = send_line(s, cmd->data, NULL, err);
+	}
+	if (rc == 0 && !bdat)
+		rc = send_line(s, "DATA", NULL, err);
+	if (rc == 0)
+		rc = flush(s, tmo(s, TMO_MAIL), err);
+	if (rc == 0 && rset)
+		rc = get_reply(s, &x->r, tmo(s, TMO_RSET), 0, err);
+	if (rc != 0 || s->dead)
+		return rc;
+	rc = get_reply(s, &x->r, tmo(s, TMO_MAIL), 0, err);
+	if (rc != 0 || s->dead)
+		return rc;
+	x->mail_code = x->r.code;
+	if (x->r.code / 100 != 2)
+		x->mail_text = oneline(&x->r);
+	for (i = 0; i < x->res->n; i++) {
+		if (x->state[i] != RS_WAIT)
+			continue;
+		rc = get_reply(s, &x->r, tmo(s, TMO_RCPT), 0, err);
+		if (rc != 0 || s->dead)
+			return rc;
+		/* After a failed MAIL the RCPT replies mean nothing. */
+		if (x->mail_code / 100 == 2)
+			rcpt_reply(x, i);
+	}
+	if (!bdat) {
+		rc = get_reply(s, &x->r, tmo(s, TMO_DATA), 0, err);
+		if (rc == 0)
+			x->data_code = x->r.code;
+	}
+	return rc;
+}
+
+int
+smtp_send(struct smtp *s, struct qmsg *m, struct smtp_result *res,
+    struct rq_err *err)
+{
+	struct txn x;
+	struct buf cmd;
+	char *t;
+	int bdat, rc = 0;
+	size_t i, nalloc;
+
+	memset(&x, 0, sizeof(x));
+	x.s = s;
+	x.m = m;
+	x.res = res;
+	reply_init(&x.r);
+	buf_init(&cmd);
+	nalloc = m->env.rcpts.n > 0 ? m->env.rcpts.n : 1;
+	res->n = m->env.rcpts.n;
+	res->r = xcalloc(nalloc, sizeof(*res->r));
+	res->code = 0;
+	x.state = xcalloc(nalloc, sizeof(*x.state));
+	x.rcpts = xcalloc(nalloc, sizeof(*x.rcpts));
+	for (i = 0; i < res->n; i++) {
+		enum rcpt_status st = m->st.rstatus != NULL ?
+		    m->st.rstatus[i] : RCPT_PENDING;
+
+		if (st == RCPT_PENDING || st == RCPT_DEFERRED) {
+			res->r[i].tried = 1;
+			res->r[i].out = OUT_TEMP;
+			x.state[i] = RS_WAIT;
+		}
+	}
+	if (s->dead) {
+		rc = rq_errf(err, EX_TEMPFAIL, "session with %s is closed",
+		    s->host);
+		goto broken;
+	}
+	if (precheck(s, m, res, x.state, &x.use_utf8, &x.sender,
+	    x.rcpts) == 0)
+		goto out;
+
+	bdat = s->caps.chunking && !s->helo;
+	s->nmsgs++;
+	if (s->caps.pipelining)
+		rc = envelope_piped(&x, &cmd, bdat, err);
+	else
+		rc = envelope_serial(&x, &cmd, bdat, err);
+	if (rc != 0)
+		goto broken;
+	if (s->dead)
+		goto closed;
+
+	if (x.mail_code / 100 != 2 || x.accepted == 0) {
+		if (x.mail_code / 100 != 2)
+			mail_failed(&x);
+		/* A 354 without recipients still needs its end of data. */
+		if (x.data_code == 354) {
+			rc = command(&x, ".", TMO_DOT, err);
+			if (rc != 0)
+				goto broken;
+		}
+		goto out;
+	}
+	if (!bdat && x.data_code != 354) {
+		t = oneline(&x.r);
+		settle(res, x.state, RS_OK, x.r.code / 100 == 5 ? OUT_PERM :
+		    OUT_TEMP, t);
+		free(t);
+		res->code = x.r.code;
+		if (x.data_code / 100 == 2 || x.data_code / 100 == 3) {
+			/* Not a real answer to DATA: hang up, don't guess. */
+			s->dead = 1;
+			rc = rq_errf(err, EX_PROTOCOL, "%s answered DATA with "
+			    "%d", s->host, x.data_code);
+		}
+		goto out;
+	}
+
+	rc = send_content(s, m, bdat, &x.r, err);
+	if (rc != 0)
+		goto broken;
+	t = oneline(&x.r);
+	res->code = x.r.code;
+	settle(res, x.state, RS_OK, reply_outcome(x.r.code), t);
+	free(t);
+	if (x.r.code / 100 == 2)
+		s->need_rset = 0;
+	if (s->dead)
+		rc = rq_errf(err, EX_TEMPFAIL, "%s closed the session",
+		    s->host);
+	goto out;
+
+closed:
+	/* A 421 somewhere: the server is going away. */
+	t = oneline(&x.r);
+	settle(res, x.state, RS_WAIT, OUT_TEMP, t);
+	settle(res, x.state, RS_OK, OUT_TEMP, t);
+	rc = rq_errf(err, EX_TEMPFAIL, "%s closed the session: %s", s->host,
+	    t);
+	free(t);
+	goto out;
+
+broken:
+	s->dead = 1;
+	settle(res, x.state, RS_WAIT, OUT_TEMP, err->msg);
+	settle(res, x.state, RS_OK, OUT_TEMP, err->msg);
+	if (rc == 0)
+		rc = EX_TEMPFAIL;
+
+out:
+	for (i = 0; i < res->n; i++) {
+		if (res->r[i].tried && res->r[i].reply == NULL)
+			set_result(&res->r[i], OUT_TEMP, "4.4.2 session "
+			    "ended before this recipient was tried");
+		free(x.rcpts[i]);
+	}
+	free(x.rcpts);
+	free(x.state);
+	free(x.sender);
+	free(x.mail_text);
+	buf_free(&cmd);
+	reply_free(&x.r);
+	return rc;
+}
+
+/* ---- the end of a session ----------------------------------------------- */
+
+static void
+smtp_free(struct smtp *s)
+{
+	conn_close(s->c);
+	caps_free(&s->caps);
+	buf_free(&s->line);
+	buf_wipe(&s->cmd);
+	buf_free(&s->out);
+	free(s->rbuf);
+	free(s->greeting);
+	free(s->host);
+	free(s->ahost);
+	free(s);
+}
+
+void
+smtp_close(struct smtp *s)
+{
+	struct rq_err e;
+	struct reply r;
+
+	if (s == NULL)
+		return;
+	if (s->c != NULL && !s->dead) {
+		reply_init(&r);
+		if (send_line(s, "QUIT", NULL, &e) == 0 &&
+		    flush(s, tmo(s, TMO_QUIT) < TMO_QUIT * 1000 ?
+		    tmo(s, TMO_QUIT) : TMO_QUIT * 1000, &e) == 0)
+			(void)get_reply(s, &r, TMO_QUIT * 1000, 0, &e);
+		reply_free(&r);
+	}
+	smtp_free(s);
+}
+
+void
+smtp_abort(struct smtp *s)
+{
+	if (s != NULL)
+		smtp_free(s);
+}
