@@ -135,6 +135,7 @@ struct reader {
 	int		 unstuff;	/* SMTP DATA: strip a leading dot */
 	int		 bol;		/* the next octet starts a line */
 	int		 after_lf;	/* the last line end was LF or CRLF */
+	int		 after_crlf;	/* ... and it was CRLF */
 	int		 done;		/* EOF or the "." line was reached */
 	unsigned long	 lineno;	/* input line being read, from 1 */
 };
@@ -157,6 +158,7 @@ rd_init(struct reader *r, struct input *in, int dots, int unstuff)
 	r->unstuff = unstuff;
 	r->bol = 1;
 	r->after_lf = 1;
+	r->after_crlf = 1;
 }
 
 static int
@@ -169,6 +171,11 @@ rd_ioerr(struct rq_err *err)
  * At the start of a line that may be a dot line: 1 when it is the
  * terminating "." line (consumed), 2 when it starts with a dot followed by
  * more on the line, 0 otherwise, -1 on a read error.
+ *
+ * In an SMTP DATA stream (unstuff) only <CRLF>.<CRLF> ends the data, as
+ * RFC 5321 4.1.1.4 says: accepting <LF>.<LF> there is what made SMTP
+ * smuggling work against receivers (CVE-2023-51764), and it would let
+ * a message's body be read as our client's next commands.
  */
 static int
 rd_dotline(struct reader *r)
@@ -191,6 +198,8 @@ rd_dotline(struct reader *r)
 		return 1;
 	}
 	if (p[1] == '\n') {
+		if (r->unstuff)
+			return 0;
 		in->off += 2;
 		return 1;
 	}
@@ -227,7 +236,7 @@ rd_piece(struct reader *r, struct buf *out, size_t max, struct piece *pc,
 	pc->first = r->bol;
 	if (r->bol) {
 		r->lineno++;
-		if (r->dots && r->after_lf) {
+		if (r->dots && (r->unstuff ? r->after_crlf : r->after_lf)) {
 			d = rd_dotline(r);
 			if (d < 0)
 				return rd_ioerr(err);
@@ -277,17 +286,17 @@ rd_piece(struct reader *r, struct buf *out, size_t max, struct piece *pc,
 		if (p[i] == '\n') {
 			in->off++;
 			r->after_lf = 1;
+			r->after_crlf = 0;
 		} else if (p[i] == '\r') {
 			in->off++;
 			/* CR at the end of what was read: look further. */
 			avail = input_fill(in, 1);
 			if (avail < 0)
 				return rd_ioerr(err);
-			if (avail > 0 && in->buf[in->off] == '\n') {
+			r->after_lf = avail > 0 && in->buf[in->off] == '\n';
+			r->after_crlf = r->after_lf;	/* else bare CR */
+			if (r->after_lf)
 				in->off++;
-				r->after_lf = 1;
-			} else
-				r->after_lf = 0;	/* bare CR */
 		} else {
 			/* The piece is full; the line goes on. */
 			r->bol = 0;

@@ -8,12 +8,14 @@
  *    a final line without a line end gets one; no bare CR or LF survives;
  *  - without -i (dot_ends), a line holding a single "." ends the message;
  *    with unstuff (input from an SMTP DATA stream, relayq -bs) a leading
- *    dot is removed and "." ends the message.  A dot line counts only
- *    when the line before it ended in LF or CRLF (or it is the first line)
- *    and it ends in LF or CRLF -- or, without unstuff, at the end of the
- *    input; a bare CR never starts or ends one (sendmail's rule: a CR not
- *    followed by LF is an ordinary character there).  The content kept is
- *    NOT dot-stuffed: the flush stuffs on the wire;
+ *    dot is removed and "." ends the message.  Without unstuff a dot line
+ *    counts only when the line before it ended in LF or CRLF (or it is
+ *    the first line) and it ends in LF, CRLF or the end of the input; a
+ *    bare CR never starts or ends one (sendmail's rule: a CR not followed
+ *    by LF is an ordinary character there).  With unstuff only
+ *    <CRLF>.<CRLF> ends the data and only a dot after CRLF is removed
+ *    (RFC 5321 4.1.1.4; anything looser is SMTP smuggling).  The content
+ *    kept is NOT dot-stuffed: the flush stuffs on the wire;
  *  - the header section ends at the first empty line, or at the first line
  *    that is not a header field (that line starts the body, and the empty
  *    separator line is inserted); when the first line is not a header the
