@@ -496,6 +496,13 @@ k_host(struct pctx *p, struct sec *s, const char *v)
 			return perr(p, "not a host name or address: \"%s\"",
 			    p->vshow);
 		}
+		if (strchr(h, ':') != NULL && strchr(h, ':') == strrchr(h, ':')) {
+			/* One colon: "host:port", not an IPv6 address. */
+			free(h);
+			strlist_free(&hosts);
+			return perr(p, "\"%s\": write the port with the port "
+			    "key, not after the host name", p->vshow);
+		}
 		strlist_take(&hosts, h);
 	}
 	if (hosts.n == 0)

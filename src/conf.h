@@ -167,7 +167,11 @@ void	conf_free(struct conf *);
 
 /* The account named name ("default" also finds the aliased one), or NULL. */
 struct account *conf_account(const struct conf *, const char *name);
-/* "account default : X", else the first account, else NULL. */
+/*
+ * "account default : X" (X), else an account named "default" (from
+ * "account default" with keys of its own, or lines before any section),
+ * else the first account, else NULL.
+ */
 struct account *conf_default_account(const struct conf *);
 /*
  * The first account whose "from" matches addr (case-insensitive domain,
