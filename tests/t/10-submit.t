@@ -151,6 +151,33 @@ rm -rf "$T/queue"
 rq -bp --json
 is "$OUT" "[]" "an empty queue is []"
 
+
+# --- account selection: -a, and the envelope sender matched against from ------------
+write_config "account work" "host 127.0.0.1" "tls off" "from *@work.example" \
+	"account home" "host 127.0.0.2" "tls off" "from me@home.example" \
+	"account default : home"
+rm -rf "$T/queue"
+rq_input 'Subject: x\n\nb\n' -odq -f boss@work.example r@example.net
+like "$(grep -a '^account' "$(last_msg)")" 'work' "-f matching a from wildcard selects that account"
+rm -rf "$T/queue"
+rq_input 'Subject: x\n\nb\n' -odq r@example.net
+like "$(grep -a '^account' "$(last_msg)")" 'home' "without -f the default account is used"
+like "$(grep -a '^sender' "$(last_msg)")" 'me@home.example' "... with its from"
+rm -rf "$T/queue"
+rq_input 'Subject: x\n\nb\n' -odq -a work -f x@work.example r@example.net
+like "$(grep -a '^account' "$(last_msg)")" 'work' "-a picks the account"
+rm -rf "$T/queue"
+rq_input 'From: Real Sender <real@home.example>\nSubject: x\n\nb\n' -odq --read-envelope-from r@example.net
+like "$(grep -a '^sender' "$(last_msg)")" 'real@home.example' "--read-envelope-from takes the sender from From"
+rq_input 'Subject: x\n\nb\n' -odq --read-envelope-from r@example.net
+is "$RC" 65 "--read-envelope-from without a From header is refused"
+write_config "account locked" "host 127.0.0.1" "tls off" "from fixed@example.org" \
+	"allow_from_override off"
+rm -rf "$T/queue"
+rq_input 'Subject: x\n\nb\n' -odq -f other@example.org r@example.net
+like "$(grep -a '^sender' "$(last_msg)")" 'fixed@example.org' "allow_from_override off keeps the account's from"
+basic_config
+
 # --- -odi and -odb start relayq-flush; -odq does not; -q runs it ----------------------
 cat >"$T/fakeflush" <<EOS
 #!/bin/sh
