@@ -390,6 +390,7 @@ queue_open(const char *dir, int create, struct queue **out,
 	struct queue *q;
 	struct stat st;
 	mode_t dmode;
+	uid_t owner;
 	int ex;
 
 	*out = NULL;
@@ -431,6 +432,16 @@ queue_open(const char *dir, int create, struct queue **out,
 		goto fail;
 	}
 
+	owner = st.st_uid;
+	/*
+	 * In system mode a submitter (any user, through the set-group-ID
+	 * binary) must not own a queue directory: an owner can chmod it open
+	 * and then remove other people's mail.  So only the queue's owner or
+	 * root creates the subdirectories, and they must belong to one of
+	 * them.
+	 */
+	if (q->group && geteuid() != owner && geteuid() != 0)
+		create = 0;
 	for (int i = 0; i < NSUB; i++) {
 		int made = 0;
 		char *what;
@@ -462,6 +473,14 @@ queue_open(const char *dir, int create, struct queue **out,
 		if (fstat(q->sub[i], &st) != 0 || (st.st_mode & S_IWOTH)) {
 			ex = rq_errf(err, EX_CONFIG,
 			    "queue directory %s is writable by others", what);
+			free(what);
+			goto fail;
+		}
+		if (st.st_uid != owner && st.st_uid != 0) {
+			ex = rq_errf(err, EX_CONFIG,
+			    "queue directory %s belongs to uid %lu, not to the "
+			    "queue's owner or root", what,
+			    (unsigned long)st.st_uid);
 			free(what);
 			goto fail;
 		}

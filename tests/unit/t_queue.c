@@ -7,6 +7,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -236,7 +237,7 @@ static const struct {
 	    0, 1, "a@b.c", "x@y.z,\"quoted name\"@y.z,u@v.w", NULL, NULL,
 	    NULL, NULL, 0, 0, 0 },
 	{ "8-bit and NUL octets", "S: \xc3\xa9t\xc3\xa9\r\n\r\n\xff\x00\x80\r\n",
-	    20, 3, "a@b.c", "d@e.f", "work", "SUCCESS,FAILURE", "HDRS",
+	    17, 3, "a@b.c", "d@e.f", "work", "SUCCESS,FAILURE", "HDRS",
 	    "id with spaces+and=signs", 1, 1, 0 },
 	{ "no final line end", "X: y\r\n\r\nno newline", 0, 5, "a@b.c",
 	    "d@e.f", NULL, "NEVER", "FULL", "x", 0, 0, 1 },
@@ -544,6 +545,87 @@ test_group_mode(void)
 	umask(old);
 	envelope_free(&env);
 	queue_close(q);
+}
+
+/*
+ * System mode as root sees it: a 2770 queue of group G owned by root; a
+ * submitter is some other uid with egid G (the set-group-ID binary).
+ */
+static int
+as_submitter(const char *qd, int write_msg)
+{
+	pid_t pid = fork();
+	int st;
+
+	if (pid == 0) {
+		struct queue *q;
+		struct envelope env;
+		struct rq_err err = { 0 };
+		int ex;
+
+		if (setgroups(0, NULL) != 0 || setgid(4242) != 0 ||
+		    setuid(4243) != 0)
+			_exit(100);
+		umask(077);
+		ex = queue_open(qd, 1, &q, &err);
+		if (ex != 0 || !write_msg)
+			_exit(ex);
+		env_init(&env, "a@b.c", "d@e.f");
+		ex = put_msg(q, &env, "x\r\n", 3, 3, &err);
+		_exit(ex);
+	}
+	waitpid(pid, &st, 0);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static void
+test_system_mode(void)
+{
+	static const char *const subs[] = { "tmp", "msg", "state", "failed" };
+	char qd[256], path[512];
+	struct strlist ids = { 0 };
+	struct rq_err err = { 0 };
+	struct queue *q;
+	struct stat st;
+
+	if (geteuid() != 0) {
+		diag("skipping system-mode cases: not root");
+		return;
+	}
+	chmod(base, 0711);	/* the submitter must reach the queue */
+	snprintf(qd, sizeof(qd), "%s/spool", base);
+	mkdir(qd, 0700);
+	chown(qd, 0, 4242);
+	chmod(qd, 02770);
+	is_int(as_submitter(qd, 0), EX_CANTCREAT,
+	    "system: a submitter does not create the subdirectories");
+	snprintf(path, sizeof(path), "%s/msg", qd);
+	ok(lstat(path, &st) != 0, "system: and none was made");
+	for (size_t i = 0; i < RQ_ARRAY_LEN(subs); i++) {
+		snprintf(path, sizeof(path), "%s/%s", qd, subs[i]);
+		mkdir(path, 0700);
+		chown(path, 0, 4242);
+		chmod(path, 02770);
+	}
+	is_int(as_submitter(qd, 1), 0, "system: a submitter queues a message");
+	if (queue_open(qd, 0, &q, &err) == 0) {
+		queue_list(q, 0, &ids, &err);
+		if (is_int((long long)ids.n, 1, "system: one message")) {
+			snprintf(path, sizeof(path), "%s/msg/%s", qd,
+			    ids.v[0]);
+			lstat(path, &st);
+			is_int(st.st_mode & 07777, 0640,
+			    "system: file 0640 for the flush user's group");
+			is_int(st.st_gid, 4242, "system: file in the group");
+		}
+		strlist_free(&ids);
+		queue_close(q);
+	} else
+		ok(0, "system: open as root: %s", err.msg);
+	snprintf(path, sizeof(path), "%s/state", qd);
+	chown(path, 4243, 4242);
+	is_int(as_submitter(qd, 0), EX_CONFIG,
+	    "system: a subdirectory owned by a submitter is refused");
 }
 
 /* ---- corrupt message files ------------------------------------------------- */
@@ -1236,6 +1318,7 @@ main(void)
 	test_abort_and_checks();
 	test_ids_and_perms();
 	test_group_mode();
+	test_system_mode();
 	test_corrupt();
 	test_state();
 	test_locking();
