@@ -408,7 +408,7 @@ authenticate(struct smtp *s, const struct smtp_params *p, struct rq_err *err)
 	struct reply r;
 	char *resp = NULL, *t;
 	const char *mech;
-	int rc, have_cb = 0, pending = 0, rounds, srv;
+	int rc, have_cb = 0, pending = 0, rounds, srv, plus;
 
 	buf_init(&cb);
 	buf_init(&cb64);
@@ -423,8 +423,12 @@ authenticate(struct smtp *s, const struct smtp_params *p, struct rq_err *err)
 		rq_errctx(err, "cannot authenticate at %s", s->host);
 		goto out;
 	}
-	rc = auth_begin(mech, a, p->password, have_cb ? cb64.data : NULL,
-	    s->ahost, &as, err);
+	/* The binding is for -PLUS mechanisms only: handed to plain SCRAM,
+	   libgsasl would announce a binding the server cannot use. */
+	plus = strlen(mech) > 5 && strcmp(mech + strlen(mech) - 5,
+	    "-PLUS") == 0;
+	rc = auth_begin(mech, a, p->password, have_cb && plus ? cb64.data :
+	    NULL, s->ahost, &as, err);
 	if (rc != 0) {
 		rq_errctx(err, "cannot authenticate at %s", s->host);
 		goto out;
