@@ -100,8 +100,7 @@ struct queue {
 
 struct qwriter {
 	struct queue	*q;
-	int		 fd;		/* tmp file; -1 once closed */
-	int		 lockfd;	/* dup of fd keeping the flock in commit */
+	int		 fd;		/* tmp file (flock'ed); -1 once closed */
 	char		 id[QUEUE_ID_MAX];
 	char		 tmpname[QUEUE_ID_MAX + 16];
 	char		*buf;
@@ -578,9 +577,7 @@ writer_close_fds(struct qwriter *w)
 {
 	if (w->fd >= 0)
 		close(w->fd);
-	if (w->lockfd >= 0)
-		close(w->lockfd);
-	w->fd = w->lockfd = -1;
+	w->fd = -1;
 }
 
 /*
@@ -669,7 +666,7 @@ queue_writer_open(struct queue *q, struct envelope *env,
 
 	w = xcalloc(1, sizeof(*w));
 	w->q = q;
-	w->fd = w->lockfd = -1;
+	w->fd = -1;
 	for (int tries = 0; ; tries++) {
 		if (own_id)
 			make_id(env->id, sizeof(env->id));
@@ -796,17 +793,15 @@ queue_writer_commit(struct qwriter *w, const struct envelope *env,
 		ex = writer_flush(w, err);
 	if (ex != 0)
 		goto out;
-	/*
-	 * A second descriptor keeps our flock while the first is closed, so
-	 * that if a step after the rename fails, no flush can take the
-	 * message before we have removed it again.
-	 */
-	w->lockfd = fcntl(w->fd, F_DUPFD_CLOEXEC, 0);
-	if (w->lockfd < 0 || xfsync(w->fd) != 0) {
+	if (xfsync(w->fd) != 0) {
 		ex = writer_fail(w, errno, err);
 		goto out;
 	}
-	/* close() may report what write() did not (NFS, quotas). */
+	/*
+	 * close() may report what write() did not (NFS, quotas).  It also
+	 * drops our flock before the file is visible in msg/: a flush woken
+	 * by the rename (--watch) must find the message free, not busy.
+	 */
 	fd = w->fd;
 	w->fd = -1;
 	if (close(fd) != 0) {
@@ -818,7 +813,12 @@ queue_writer_commit(struct qwriter *w, const struct envelope *env,
 		ex = writer_fail(w, errno, err);
 		goto out;
 	}
-	/* Now the file is msg/ID: that is what an error must remove. */
+	/*
+	 * Now the file is msg/ID: that is what an error must remove.  A
+	 * flush may have taken it meanwhile; then it is sent although we
+	 * report failure, and a resubmission makes a duplicate, never a
+	 * loss (and only after an I/O error on the directory).
+	 */
 	if (xfsync(q->sub[D_MSG]) != 0 || xfsync(q->sub[D_TMP]) != 0) {
 		e = errno;
 		unlinkat(q->sub[D_MSG], w->id, 0);
