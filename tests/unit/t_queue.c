@@ -282,6 +282,18 @@ test_roundtrip(void)
 			envelope_free(&env);
 			continue;
 		}
+		if (env.dsn_envid != NULL &&
+		    strcmp(env.dsn_envid, "id with spaces+and=signs") == 0) {
+			char path[512], *text;
+			size_t tlen;
+
+			snprintf(path, sizeof(path), "%s/msg/%s", qd, env.id);
+			text = slurp(path, &tlen);
+			ok(text != NULL && strstr(text, "\nenvid "
+			    "id+20with+20spaces+2Band+3Dsigns\n") != NULL,
+			    "roundtrip %s: envid stored as xtext", name);
+			free(text);
+		}
 		ex = queue_msg_open(q, env.id, QO_LOCK, &m, &err);
 		if (!is_int(ex, 0, "roundtrip %s: open", name)) {
 			diag("%s", err.msg);
