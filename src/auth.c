@@ -57,7 +57,8 @@ struct auth_sess {
 	Gsasl		*ctx;
 	Gsasl_session	*s;
 	int		 steps;		/* auth_step calls so far */
-	int		 done;		/* the mechanism has finished */
+	int		 done;		/* no further step is acceptable */
+	int		 complete;	/* a 235 now is consistent */
 	char		*initial;	/* OAuth: the raw initial message */
 	size_t		 initial_len;
 };
@@ -259,11 +260,11 @@ auth_begin(const char *mech, const struct account *acct, const char *password,
 	if (host != NULL && *host != '\0')
 		gsasl_property_set(as->s, GSASL_HOSTNAME, host);
 	/*
-	 * Given to plain SCRAM too: it then sends the "y" flag, so a server
-	 * that really offers -PLUS notices the downgrade (RFC 5802 6).
+	 * Only for -PLUS: RFC 5802 would have plain SCRAM send the "y" flag
+	 * when binding is possible, but libgsasl 2.2 fails a non-PLUS client
+	 * that holds binding data.  (auth_choose already prefers -PLUS.)
 	 */
-	if (cb_b64 != NULL && *cb_b64 != '\0' &&
-	    strncmp(m->name, "SCRAM-", 6) == 0)
+	if (m->plus)
 		gsasl_property_set(as->s, GSASL_CB_TLS_EXPORTER, cb_b64);
 	*out = as;
 	return 0;
@@ -289,6 +290,7 @@ oauth_step(struct auth_sess *as, const char *in_b64, char **out,
 		*out = xstrndup(b64, b64len);
 		wipe(b64, b64len);
 		gsasl_free(b64);
+		as->complete = 1;
 		/* 235, or a 334 carrying the server's JSON error. */
 		return AUTH_STEP_MORE;
 	}
@@ -344,10 +346,16 @@ auth_step(struct auth_sess *as, const char *in_b64, char **out,
 		gsasl_free(o);
 	}
 	if (rc == GSASL_OK) {
-		as->done = 1;
+		as->done = as->complete = 1;
 		return AUTH_STEP_DONE;
 	}
 	return AUTH_STEP_MORE;
+}
+
+int
+auth_complete(const struct auth_sess *as)
+{
+	return as != NULL && as->complete;
 }
 
 /* Overwrite and drop a property libgsasl keeps a copy of. */

@@ -52,6 +52,15 @@ int	auth_begin(const char *mech, const struct account *,
  */
 int	auth_step(struct auth_sess *, const char *in_b64, char **out,
 	    struct rq_err *);
+/*
+ * Has the mechanism run to its end on our side, so that a 235 is
+ * believable?  For SCRAM this means the server's signature was checked
+ * (its server-final message came in a 334 and auth_step accepted it); a
+ * 235 before that skips the server's proof, and the caller should treat
+ * it as a failed authentication.  For the others: once the last response
+ * has been produced.
+ */
+int	auth_complete(const struct auth_sess *);
 /* Does mech send an initial response with the AUTH command? */
 int	auth_has_initial(const char *mech);
 void	auth_end(struct auth_sess *);	/* wipes; NULL is fine */

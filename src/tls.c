@@ -384,6 +384,8 @@ tls_handshake(struct tls_ctx *ctx, int fd, const char *verify_name,
 		(void)gnutls_session_set_data(ts->s, ctx->resume.data,
 		    ctx->resume.size);
 	gnutls_transport_set_int(ts->s, fd);
+	/* Our deadline rules, not GnuTLS's built-in 40 seconds. */
+	gnutls_handshake_set_timeout(ts->s, GNUTLS_INDEFINITE_TIMEOUT);
 
 	for (;;) {
 		struct pollfd pfd;

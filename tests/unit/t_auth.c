@@ -345,7 +345,8 @@ run_exchange(Gsasl *srv, const char *mech, const char *client_pw,
 			break;
 		}
 		if (srv_rc == GSASL_OK && (so == NULL || *so == '\0')) {
-			result = 1;	/* 235 */
+			/* 235: believable only once the client is done. */
+			result = auth_complete(as) ? 1 : -1;
 			break;
 		}
 		/* 334 with so (for SCRAM, the server-final message). */
@@ -361,7 +362,8 @@ run_exchange(Gsasl *srv, const char *mech, const char *client_pw,
 		if (srv_rc == GSASL_OK) {
 			/* The server already decided; the client's empty
 			 * answer to server-final gets the 235. */
-			result = rc == AUTH_STEP_DONE ? 1 : -1;
+			result = rc == AUTH_STEP_DONE && auth_complete(as) ?
+			    1 : -1;
 			break;
 		}
 	}
@@ -400,6 +402,9 @@ test_server(void)
 		/* A man in the middle has a different TLS session. */
 		{ "SCRAM-SHA-256-PLUS", "s3cret", cb1, cb2, 0, 0 },
 		{ "SCRAM-SHA-1-PLUS", "s3cret", cb2, cb1, 0, 0 },
+		/* Binding data offered to plain SCRAM is not used. */
+		{ "SCRAM-SHA-256", "s3cret", cb1, NULL, 0, 1 },
+		{ "SCRAM-SHA-1", "s3cret", cb1, cb1, 0, 1 },
 		/* A server that cannot prove it knows the password. */
 		{ "SCRAM-SHA-256", "s3cret", NULL, NULL, 1, -1 },
 	};
@@ -425,6 +430,49 @@ test_server(void)
 		    runs[i].tamper ? ", forged server signature" : "");
 	}
 	gsasl_done(srv);
+}
+
+/* SCRAM: a 235 right after client-final skips the server's proof. */
+static void
+test_early_success(void)
+{
+	struct account a;
+	struct auth_sess *as = NULL;
+	Gsasl *srv = NULL;
+	Gsasl_session *ss = NULL;
+	struct rq_err err = { 0 };
+	char *cl = NULL, *so = NULL;
+
+	memset(&a, 0, sizeof(a));
+	a.user = (char *)(uintptr_t)"alice";
+	gsasl_init(&srv);
+	gsasl_callback_set(srv, server_cb);
+	srv_password = "s3cret";
+	srv_cb = NULL;
+	gsasl_server_start(srv, "SCRAM-SHA-256", &ss);
+	auth_begin("SCRAM-SHA-256", &a, "s3cret", NULL, NULL, &as, &err);
+	auth_step(as, NULL, &cl, &err);			/* client-first */
+	ok(!auth_complete(as), "SCRAM: not complete after client-first");
+	gsasl_step64(ss, cl, &so);			/* server-first */
+	free_secret(cl);
+	is_int(auth_step(as, so, &cl, &err), AUTH_STEP_MORE,
+	    "SCRAM: client-final");
+	ok(!auth_complete(as), "SCRAM: a 235 now would not be believable");
+	gsasl_free(so);
+	so = NULL;
+	gsasl_step64(ss, cl, &so);			/* server-final */
+	free_secret(cl);
+	cl = NULL;
+	is_int(auth_step(as, so, &cl, &err), AUTH_STEP_DONE,
+	    "SCRAM: server-final verified");
+	ok(auth_complete(as), "SCRAM: complete after server-final");
+	is_str(cl, "", "SCRAM: the answer to server-final is empty");
+	free_secret(cl);
+	gsasl_free(so);
+	gsasl_finish(ss);
+	gsasl_done(srv);
+	auth_end(as);
+	ok(!auth_complete(NULL), "auth_complete(NULL) is 0");
 }
 
 /* A session is over once the mechanism said so. */
@@ -462,6 +510,7 @@ main(void)
 	test_vectors();
 	test_begin_errors();
 	test_server();
+	test_early_success();
 	test_no_extra_steps();
 	return done_testing();
 }
