@@ -40,8 +40,15 @@ struct queue;
 /*
  * Open the queue directory dir.  With create, missing directories are made
  * (mode 0700, parents too); without it a missing queue is EX_CANTCREAT.
- * Refuses a queue directory that is a symlink, not a directory, or not
- * owned by the caller or root (EX_CANTCREAT / EX_CONFIG).
+ * Refuses a queue directory that is a symlink or not a directory
+ * (EX_CANTCREAT), or that is writable by others or owned by someone other
+ * than the caller or root (EX_CONFIG).
+ *
+ * System mode: when the queue directory grants its group rwx (2770,
+ * group relayq), files are created 0640 so the flush user can read them,
+ * subdirectories are created 2770 and only by the queue's owner or root,
+ * and a subdirectory owned by anyone else is refused (EX_CONFIG).  A queue
+ * owned by another user is accepted there when the caller is in its group.
  */
 int	queue_open(const char *dir, int create, struct queue **out,
 	    struct rq_err *);
@@ -73,18 +80,27 @@ void	envelope_free(struct envelope *);	/* frees members, not env */
 struct qwriter;
 
 /*
- * Create tmp/ID (O_CREAT|O_EXCL|O_NOFOLLOW|O_CLOEXEC, 0600) with a fresh
- * ID, and write the envelope (env->id and env->queued_at are filled in
- * when empty/zero).  Errors: exit codes from ex_from_errno().
+ * Create tmp/ID.mXXXXXXXX (O_CREAT|O_EXCL|O_NOFOLLOW|O_CLOEXEC, 0600) and
+ * write the envelope.  env->id and env->queued_at are filled in when
+ * empty/zero; a caller-given env->id may be open in several writers at
+ * once (msg.c re-encoding), but one already committed in msg/ is refused
+ * (EX_CANTCREAT).  Errors: EX_DATAERR for an envelope that cannot be
+ * stored (control characters, no recipients, bad DSN values); otherwise
+ * exit codes from ex_from_errno().
  */
 int	queue_writer_open(struct queue *, struct envelope *env,
 	    struct qwriter **out, struct rq_err *);
-/* Append content (buffered).  Errors as above. */
+/*
+ * Append content (through a 64 KiB buffer).  Errors as above; after an
+ * error the temporary file is already gone and every later call fails:
+ * the caller only has to queue_writer_abort().
+ */
 int	queue_writer_write(struct qwriter *, const void *, size_t,
 	    struct rq_err *);
 /*
  * Read back n content octets at content offset off (for re-encoding what
- * was already written).  Returns octets read, or -1 with err set.
+ * was already written; flushes the write buffer first).  Returns octets
+ * read (0 at or past the end), or -1 with err set.
  */
 ssize_t	queue_writer_pread(struct qwriter *, void *, size_t n, long long off,
 	    struct rq_err *);
