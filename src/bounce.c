@@ -250,7 +250,7 @@ bounce_write(const struct qmsg *m, const struct bounce_params *p,
 	const struct envelope *env = &m->env;
 	unsigned char rnd[12];
 	char bnd[64], date[64], arrival[64], status[16], *reason, *mta;
-	const char *relay = p->remote_mta;
+	const char *relay = p->remote_mta, *last;
 	struct out o;
 	size_t i, k, nfail = 0;
 	int full, utf8 = 0;
@@ -343,10 +343,14 @@ bounce_write(const struct qmsg *m, const struct bounce_params *p,
 		    env->rcpts.v[i]);
 		outf(&o, "Action: failed\r\n");
 		outf(&o, "Status: %s\r\n", status);
-		if (is_reply(reason)) {
+		/* An expiry keeps the server's last word after "reply: ". */
+		last = strstr(reason, "reply: ");
+		last = last != NULL && is_reply(last + 7) ? last + 7 :
+		    is_reply(reason) ? reason : NULL;
+		if (last != NULL) {
 			if (mta != NULL)
 				outf(&o, "Remote-MTA: dns; %s\r\n", mta);
-			outf(&o, "Diagnostic-Code: smtp; %s\r\n", reason);
+			outf(&o, "Diagnostic-Code: smtp; %s\r\n", last);
 		}
 		outf(&o, "Last-Attempt-Date: %s\r\n", date);
 		free(reason);

@@ -55,11 +55,17 @@ on_hup(int sig)
 	reload_flag = 1;
 }
 
+/* One write per line, so the lines of parallel sessions do not mix. */
 static void
 trace_stderr(void *arg, const char *dir, const char *line)
 {
+	struct buf b;
+
 	(void)arg;
-	fprintf(stderr, "%s %s\n", dir, line);
+	buf_init(&b);
+	buf_addf(&b, "[%ld] %s %s\n", (long)getpid(), dir, line);
+	(void)write_all(STDERR_FILENO, b.data, b.len);
+	buf_free(&b);
 }
 
 static void
@@ -181,6 +187,10 @@ check_hint(enum smtp_stage stage, const char *msg)
 			return "the server's certificate was not accepted; "
 			    "if it comes from a private CA, name it with "
 			    "tls_trust_file, or pin it with tls_fingerprint";
+		if (strstr(msg, "injection") != NULL)
+			return "data arrived that the server should not have "
+			    "sent: someone between us and the server may be "
+			    "tampering with the connection";
 		return "TLS could not be started";
 	case SMTP_STAGE_AUTH:
 		return "check user and password (or passwordeval), and the "
@@ -254,8 +264,7 @@ check_account(const struct conf *conf, const char *name, int verbose)
 			if (smtp_tls_version(s) != NULL) {
 				buf_reset(&b);
 				smtp_describe_tls(s, &b);
-				printf("TLS: %s\n%s", smtp_tls_version(s),
-				    b.data);
+				printf("TLS:\n%s", b.data);
 				if (b.len > 0 && b.data[b.len - 1] != '\n')
 					printf("\n");
 			}

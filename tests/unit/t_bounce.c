@@ -152,7 +152,8 @@ main(void)
 	m->st.rstatus[1] = RCPT_SENT;
 	m->st.rstatus[2] = RCPT_FAILED;
 	m->st.rreply[2] = xstrdup("4.4.7 delivery time expired: still "
-	    "undelivered after 5 days in the queue");
+	    "undelivered after 5 days in the queue; last reply: 451 4.3.0 "
+	    "busy");
 
 	memset(&bp, 0, sizeof(bp));
 	bp.to = "sender@example.org";
@@ -224,6 +225,8 @@ main(void)
 	ok(strstr(part, "\r\nFinal-Recipient: rfc822; c@example.net\r\n"
 	    "Action: failed\r\nStatus: 4.4.7\r\n") != NULL,
 	    "the expired recipient: Status 4.4.7");
+	ok(strstr(part, "\r\nDiagnostic-Code: smtp; 451 4.3.0 busy\r\n") !=
+	    NULL, "the expired recipient: the last reply as Diagnostic-Code");
 	ok(strstr(part, "b@example.net") == NULL,
 	    "the delivered recipient is not reported");
 	is_int((long long)count(part, "Action: failed"), 2,
