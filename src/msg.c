@@ -394,6 +394,7 @@ field_value(const struct field *f, struct buf *out)
 	const char *end = f->raw.data + f->raw.len;
 
 	buf_reset(out);
+	buf_add(out, "", 0);		/* data is never NULL */
 	while (p < end && is_wsp(*p))
 		p++;
 	while (p < end) {
@@ -489,6 +490,7 @@ mime_token(const char *v, struct buf *out)
 	int depth = 0;
 
 	buf_reset(out);
+	buf_add(out, "", 0);		/* data is never NULL */
 	for (; *v != '\0'; v++) {
 		if (depth > 0) {
 			if (*v == '\\' && v[1] != '\0')

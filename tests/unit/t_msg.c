@@ -96,6 +96,8 @@ run(const void *in, size_t inlen, const struct msg_opts *o, size_t max_read,
 	int ifd, ofd;
 
 	memset(r, 0, sizeof(*r));
+	buf_add(&r->out, "", 0);	/* never NULL for is_mem */
+	buf_add(&r->rest, "", 0);
 	r->env.sender = xstrdup(o->sender);
 	ifd = fd_with(in, inlen);
 	input_init(&input, ifd);
@@ -543,9 +545,11 @@ test_dots(void)
 static void
 test_data_drain(void)
 {
+	/* NUL in a header */
+	static const char nulhead[] = "Subject: a\0b\r\nX: y\r\n\r\n"
+	    "body\r\n.\r\nQUIT\r\n";
 	static const char *ins[] = {
-		/* NUL in a header */
-		"Subject: a\0b\r\nX: y\r\n\r\nbody\r\n.\r\nQUIT\r\n",
+		nulhead,
 		/* long line in a multipart message */
 		"Content-Type: multipart/mixed; boundary=x\r\n\r\n%s\r\n"
 		    "MAIL FROM:<a@b>\r\n.\r\nQUIT\r\n",
@@ -563,7 +567,7 @@ test_data_drain(void)
 	for (i = 0; i < RQ_ARRAY_LEN(ins); i++) {
 		buf_reset(&in);
 		if (i == 0)
-			buf_add(&in, ins[0], 42);
+			buf_add(&in, nulhead, sizeof(nulhead) - 1);
 		else
 			add_subst(&in, ins[i], longline);
 		run(in.data, in.len, &o, 0, &r);
@@ -1221,6 +1225,12 @@ test_memory(void)
 	pid_t gen, worker;
 	int pfd[2], st = 0;
 
+	/* Valgrind's own memory would be measured. */
+	if (getenv("LD_PRELOAD") != NULL &&
+	    strstr(getenv("LD_PRELOAD"), "vgpreload") != NULL) {
+		ok(1, "# SKIP memory: under valgrind");
+		return;
+	}
 	if (pipe(pfd) != 0) {
 		ok(0, "pipe");
 		return;
