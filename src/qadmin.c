@@ -238,20 +238,19 @@ queue_print_list(struct queue *q, int json, FILE *out, struct rq_err *err)
 			    failed ? QO_FAILED : 0, &m, &merr);
 			if (r == EX_NOINPUT)
 				continue;	/* delivered meanwhile */
-			if (r != 0) {
-				/* JSON has no word for it; text shows it. */
-				if (!json) {
-					fprintf(out, "%-20s (unreadable: %s)\n",
-					    ids.v[i], merr.msg);
-					count++;
-				}
-				continue;
-			}
+			if (r != 0 && json)
+				continue;	/* JSON has no word for it */
 			if (json)
 				fputs(count == 0 ? "[\n" : ",\n", out);
 			else if (count == 0)
 				fprintf(out, "%-20s %10s %5s  %s\n", "ID",
 				    "SIZE", "AGE", "SENDER / RECIPIENTS");
+			if (r != 0) {
+				fprintf(out, "%-20s (unreadable: %s)\n",
+				    ids.v[i], merr.msg);
+				count++;
+				continue;
+			}
 			if (json)
 				json_msg(out, m);
 			else

@@ -1203,6 +1203,26 @@ test_listing(void)
 	free(got);
 	free(want);
 
+	/* An unreadable message shows in the text, not in the JSON. */
+	{
+		char path[512], *text;
+
+		snprintf(path, sizeof(path), "%s/msg/00000000000000000001", qd);
+		spit(path, "relayq-queue 7\n", 15);
+		text = capture(q, 0, &ex);
+		ok(text != NULL && strncmp(text, "ID ", 3) == 0 &&
+		    strstr(text, "\n00000000000000000001 (unreadable: queue "
+		    "file 00000000000000000001 has unsupported version \"7\")\n")
+		    != NULL, "list: unreadable message shown");
+		free(text);
+		text = capture(q, 1, &ex);
+		ok(text != NULL && strstr(text, "00000000000000000001") == NULL &&
+		    strncmp(text, "[\n{\"id\"", 7) == 0,
+		    "list: unreadable message left out of the JSON");
+		free(text);
+		unlink(path);
+	}
+
 	{
 		char *text = NULL;
 		size_t len = 0;
