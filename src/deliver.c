@@ -56,6 +56,7 @@ struct shared {
 	unsigned	next;		/* index of the next message to take */
 	unsigned	sent, deferred, failed;
 	unsigned	rate_limited;	/* a worker stopped at the rate limit */
+	unsigned	sessions;	/* sessions opened successfully */
 	long long	next_due;	/* earliest next attempt set; 0 none */
 	int		err_set;
 	int		auth_failed;
@@ -497,17 +498,26 @@ worker(struct job *j)
 	for (;;) {
 		if (o->stop != NULL && *o->stop)
 			break;
-		if (s == NULL) {
-			s = open_session(j, &err);
-			if (s == NULL)
-				break;
-			nconn = 0;
-		}
+		if (__atomic_load_n(&j->sh->next, __ATOMIC_SEQ_CST) >=
+		    j->ids.n)
+			break;
 		if (!rate_take(j, rq_now(), &until)) {
 			__atomic_fetch_add(&j->sh->rate_limited, 1,
 			    __ATOMIC_SEQ_CST);
 			shared_min_due(j->sh, until);
 			break;
+		}
+		if (s == NULL) {
+			/* No session anywhere and one failed: the host is
+			   down for all of us. */
+			if (j->sh->err_set && j->sh->sessions == 0)
+				break;
+			s = open_session(j, &err);
+			if (s == NULL)
+				break;
+			__atomic_fetch_add(&j->sh->sessions, 1,
+			    __ATOMIC_SEQ_CST);
+			nconn = 0;
 		}
 		idx = __atomic_fetch_add(&j->sh->next, 1, __ATOMIC_SEQ_CST);
 		if (idx >= j->ids.n)
@@ -679,6 +689,7 @@ deliver_run(struct queue *q, const struct deliver_opts *o,
 
 	memset(stats, 0, sizeof(*stats));
 	memset(&ids, 0, sizeof(ids));
+	log_setup("relayq-flush", conf_default_account(c));
 	if (o->account != NULL) {
 		only = conf_account(c, o->account);
 		if (only == NULL)
@@ -760,6 +771,7 @@ deliver_run(struct queue *q, const struct deliver_opts *o,
 		strlist_free(&j->ids);
 	}
 	free(jobs);
-	log_close();
+	/* Lines between runs (--watch) go where the default account says. */
+	log_setup("relayq-flush", conf_default_account(c));
 	return rc;
 }

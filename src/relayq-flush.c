@@ -478,6 +478,7 @@ main(int argc, const char **argv)
 	if (verbose)
 		o.trace = trace_stderr;
 
+	log_setup("relayq-flush", conf_default_account(conf));
 	if (dowatch) {
 		ex = watch(&conf, cfgfile, q, &o, verbose);
 	} else {
@@ -494,6 +495,7 @@ main(int argc, const char **argv)
 			fprintf(stderr, "relayq-flush: %u sent, %u deferred, "
 			    "%u failed\n", st.sent, st.deferred, st.failed);
 	}
+	log_close();
 	queue_close(q);
 	conf_free(conf);
 	return ex;
