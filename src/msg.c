@@ -616,6 +616,10 @@ add_field(struct msg *m, const char *name, const char *value,
 	struct buf line;
 	int rc;
 
+	/* Values come from the caller; none may smuggle a line in. */
+	if (strpbrk(value, "\r\n") != NULL)
+		return rq_errf(err, EX_DATAERR, "the %s field to add would "
+		    "hold a line break", name);
 	buf_init(&line);
 	buf_addf(&line, "%s: %s\r\n", name, value);
 	rc = fold_text(&line, strlen(name) + 1, 0, err);
@@ -815,6 +819,12 @@ msg_read_headers(struct input *in, const struct msg_opts *opts,
 			break;
 		}
 		if (!cont) {
+			if (m->nf == MSG_FIELDS_MAX) {
+				rc = rq_errf(err, EX_DATAERR, "the header "
+				    "section has more than %d fields",
+				    MSG_FIELDS_MAX);
+				goto fail;
+			}
 			cur = field_new(m);
 			cur->namelen = namelen;
 			cur->vofs = vofs;

@@ -21,8 +21,8 @@
  *    separator line is inserted); when the first line is not a header the
  *    whole input is body.  A first line "From " (an mbox separator) is
  *    dropped, as Postfix's sendmail does (not with unstuff);
- *  - the header section is kept in memory (at most MSG_HEADER_MAX octets,
- *    else EX_DATAERR); the body is streamed, so memory does not grow with
+ *  - the header section is kept in memory (at most MSG_HEADER_MAX octets
+ *    and MSG_FIELDS_MAX fields, else EX_DATAERR); the body is streamed, so memory does not grow with
  *    the message;
  *  - Date, Message-ID and From are added when missing (per the account's
  *    set_*_header keys), From from the envelope sender and -F (RFC 2047
@@ -58,6 +58,7 @@
 #include "util.h"
 
 #define MSG_HEADER_MAX	(1024 * 1024)
+#define MSG_FIELDS_MAX	10000	/* bounds the memory per field, too */
 #define MSG_LINE_MAX	998
 
 /*

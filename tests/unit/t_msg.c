@@ -638,6 +638,19 @@ test_huge_header(void)
 	run(in.data, in.len, &o, 0, &r);
 	is_int(r.rc, EX_DATAERR, "a header section over 1 MiB is refused");
 	run_free(&r);
+	buf_reset(&in);
+	for (i = 0; i < MSG_FIELDS_MAX + 1; i++)
+		buf_addstr(&in, "a:\n");
+	run(in.data, in.len, &o, 0, &r);
+	is_int(r.rc, EX_DATAERR, "more than %d fields are refused",
+	    MSG_FIELDS_MAX);
+	run_free(&r);
+	buf_reset(&in);
+	for (i = 0; i < MSG_FIELDS_MAX; i++)
+		buf_addstr(&in, "a:\n");
+	run(in.data, in.len, &o, 0, &r);
+	is_int(r.rc, 0, "%d fields are fine", MSG_FIELDS_MAX);
+	run_free(&r);
 	buf_free(&in);
 }
 
@@ -815,6 +828,16 @@ test_added(void)
 	run_free(&r);
 	run_str("cc: a@example.org\n\nb", &o, &r);
 	is_int(count_fields(&r.out, "To"), 0, "undisclosed: not with a Cc");
+	run_free(&r);
+	o.undisclosed = "x:;\nBcc: evil@example.org";
+	run_str("Subject: s\n\nb", &o, &r);
+	is_int(r.rc, EX_DATAERR, "a value with a line break is refused");
+	run_free(&r);
+	o = plain_opts();
+	o.set_from_header = HDR_AUTO;
+	o.sender = "a@example.org\r\nBcc: evil@example.org";
+	run_str("Subject: s\n\nb", &o, &r);
+	is_int(r.rc, EX_DATAERR, "a sender with a line break is refused");
 	run_free(&r);
 }
 
