@@ -111,9 +111,9 @@ auth_choose(const struct account *acct, const struct strlist *offered,
 			rc = rq_errf(err, EX_UNAVAILABLE,
 			    "server does not offer %s", m->name);
 		else if (m->plus && !have_cb)
-			rc = rq_errf(err, EX_UNAVAILABLE, "%s needs TLS channel "
-			    "binding (tls-exporter), which this session "
-			    "cannot give", m->name);
+			rc = rq_errf(err, EX_UNAVAILABLE, "%s needs TLS "
+			    "channel binding (tls-exporter), which this "
+			    "session cannot give", m->name);
 		else if (!library_has(ctx, m))
 			rc = rq_errf(err, EX_UNAVAILABLE, "the installed "
 			    "libgsasl cannot do %s", m->name);

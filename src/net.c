@@ -128,8 +128,8 @@ try_connect(const struct addrinfo *ai, const struct addrinfo *src,
 	fd = socket(ai->ai_family, ai->ai_socktype | SOCK_NONBLOCK |
 	    SOCK_CLOEXEC, ai->ai_protocol);
 	if (fd < 0) {
-		rq_errno(err, EX_TEMPFAIL, errno, "cannot create a socket for %s",
-		    peer);
+		rq_errno(err, EX_TEMPFAIL, errno,
+		    "cannot create a socket for %s", peer);
 		return -1;
 	}
 	if (src != NULL && bind(fd, src->ai_addr, src->ai_addrlen) != 0) {
@@ -414,8 +414,8 @@ conn_starttls(struct conn *c, struct tls_ctx *ctx, const char *verify_name,
 
 	/* RFC 3207 4.2: TLS is never started twice on one connection. */
 	if (c->tls != NULL)
-		return rq_errf(err, EX_PROTOCOL, "TLS is already active with %s",
-		    c->peer);
+		return rq_errf(err, EX_PROTOCOL,
+		    "TLS is already active with %s", c->peer);
 	pending = conn_pending(c);
 	if (pending > 0)
 		return rq_errf(err, EX_PROTOCOL,

@@ -44,7 +44,7 @@ struct tls_ctx {
 struct tls_sess {
 	gnutls_session_t	 s;
 	struct tls_ctx		*ctx;
-	char			*name;		/* verified (or would-be) name */
+	char			*name;		/* the name verified */
 	int			 saved;		/* resumption data taken */
 	char			 err[256];
 };
@@ -230,7 +230,8 @@ verify_host(const char *name, int *is_ip)
 		}
 	}
 	h = xstrndup(name, len);
-	*is_ip = inet_pton(AF_INET, h, a) == 1 || inet_pton(AF_INET6, h, a) == 1;
+	*is_ip = inet_pton(AF_INET, h, a) == 1 ||
+	    inet_pton(AF_INET6, h, a) == 1;
 	return h;
 }
 
@@ -475,8 +476,8 @@ io_result(struct tls_sess *ts, ssize_t r)
 		errno = EINTR;
 		return -1;
 	case GNUTLS_E_PREMATURE_TERMINATION:
-		rq_strlcpy(ts->err, "connection closed without TLS close_notify",
-		    sizeof(ts->err));
+		rq_strlcpy(ts->err, "connection closed without TLS "
+		    "close_notify", sizeof(ts->err));
 		errno = ECONNRESET;
 		return -1;
 	default:
@@ -573,7 +574,7 @@ tls_describe(struct tls_sess *ts, struct buf *out)
 	char *desc;
 
 	desc = gnutls_session_get_desc(ts->s);
-	buf_addf(out, "TLS: %s%s\n", desc != NULL ? desc : tls_version(ts),
+	buf_addf(out, "session: %s%s\n", desc != NULL ? desc : tls_version(ts),
 	    tls_resumed(ts) ? " (resumed)" : "");
 	gnutls_free(desc);
 
@@ -600,8 +601,10 @@ tls_describe(struct tls_sess *ts, struct buf *out)
 		if (gnutls_x509_crt_get_issuer_dn3(crt, &dn, 0) == 0)
 			buf_addf(out, "    issuer %s\n", dn.data);
 		gnutls_free(dn.data);
-		describe_time(out, "valid from", gnutls_x509_crt_get_activation_time(crt));
-		describe_time(out, "valid until", gnutls_x509_crt_get_expiration_time(crt));
+		describe_time(out, "valid from",
+		    gnutls_x509_crt_get_activation_time(crt));
+		describe_time(out, "valid until",
+		    gnutls_x509_crt_get_expiration_time(crt));
 		if (gnutls_x509_crt_get_fingerprint(crt, GNUTLS_DIG_SHA256, fp,
 		    &fplen) == 0) {
 			buf_addstr(out, "    SHA-256 ");
@@ -621,7 +624,8 @@ tls_describe(struct tls_sess *ts, struct buf *out)
 		    "fingerprint not checked (resumed session)");
 	} else if (gnutls_certificate_verify_peers3(ts->s, ts->name,
 	    &status) != 0) {
-		buf_addstr(out, "verification: not possible (no certificate)\n");
+		buf_addstr(out,
+		    "verification: not possible (no certificate)\n");
 	} else if (status == 0) {
 		buf_addf(out, "verification: ok for %s%s\n", ts->name,
 		    ts->ctx->certcheck ? "" : " (but tls_certcheck is off)");

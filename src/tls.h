@@ -41,13 +41,18 @@ void	tls_ctx_free(struct tls_ctx *);
  * the configured host.  SNI is set to that name when it is a name
  * (not an address literal: "1.2.3.4", "::1", "[...]" are verified
  * against the certificate's IP addresses).  Resumption data from an
- * earlier session of this ctx with the same name is offered.  Verification: with a pin, the
- * SHA-256 of the server's certificate must equal it; otherwise the chain
- * must verify against the trust store for verify_name (unless
- * tls_certcheck is off).  Errors: EX_TEMPFAIL with a message that says
- * what failed ("certificate has expired", "certificate is not for
- * HOST", "certificate signer is unknown", "self-signed certificate",
- * "fingerprint does not match").
+ * earlier session of this ctx with the same name is offered.
+ * Verification: with a pin, the SHA-256 of the server's certificate must
+ * equal it (and no CA is needed); otherwise the chain must verify against
+ * the trust store (and CRL) for verify_name, unless tls_certcheck is off
+ * (then nothing is checked: saying so loudly is the caller's job).
+ * Errors: EX_TEMPFAIL with a message that says what failed ("certificate
+ * has expired", "certificate is not for HOST", "certificate signer is
+ * unknown", "self-signed certificate", "certificate has been revoked",
+ * "certificate fingerprint does not match tls_fingerprint (the server's
+ * is AA:BB:...)", "timeout in TLS handshake", "server negotiated TLS1.1;
+ * TLS 1.2 or later is required"); several reasons are joined by "; ".
+ * On failure the fd is left as it was (the caller closes it).
  */
 int	tls_handshake(struct tls_ctx *, int fd, const char *verify_name,
 	    int timeout_ms, struct tls_sess **out, struct rq_err *);

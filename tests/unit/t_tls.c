@@ -76,7 +76,8 @@ make_certs(void)
 	int rc = 0;
 
 	write_file("ca.tmpl", "cn = \"relayq test CA\"\nca\ncert_signing_key\n"
-	    "expiration_days = 30\n");
+	    "crl_signing_key\nexpiration_days = 30\n");
+	write_file("crl.tmpl", "crl_next_update = 30\ncrl_number = 1\n");
 	write_file("ca2.tmpl", "cn = \"another CA\"\nca\ncert_signing_key\n"
 	    "expiration_days = 30\n");
 	buf_addf(&t, "cn = \"localhost\"\n%sexpiration_days = 30\n", srv_names);
@@ -113,6 +114,9 @@ make_certs(void)
 	    "--template cli.tmpl --outfile cli.pem");
 	rc |= run("certtool --fingerprint --hash=sha256 --infile good.pem "
 	    "> good.fp");
+	rc |= run("certtool --generate-crl --load-ca-privkey ca.key "
+	    "--load-ca-certificate ca.pem --load-certificate good.pem "
+	    "--template crl.tmpl --outfile crl.pem");
 	return rc;
 }
 
@@ -252,6 +256,7 @@ struct opts {
 	int		 nocheck;
 	const char	*prio;
 	int		 clientcert;
+	const char	*crl;		/* file name in dir, or NULL */
 };
 
 static int
@@ -261,6 +266,7 @@ make_ctx(const struct opts *o, struct tls_ctx **ctx, struct rq_err *err)
 	char *trust = o->trust ? path(o->trust) : NULL;
 	char *cert = o->clientcert ? path("cli.pem") : NULL;
 	char *key = o->clientcert ? path("cli.key") : NULL;
+	char *crl = o->crl ? path(o->crl) : NULL;
 	int rc;
 
 	memset(&a, 0, sizeof(a));
@@ -271,7 +277,9 @@ make_ctx(const struct opts *o, struct tls_ctx **ctx, struct rq_err *err)
 	a.tls_priorities = (char *)(uintptr_t)o->prio;
 	a.tls_cert_file = cert;
 	a.tls_key_file = key;
+	a.tls_crl_file = crl;
 	rc = tls_ctx_new(&a, ctx, err);
+	free(crl);
 	free(trust);
 	free(cert);
 	free(key);
@@ -336,39 +344,45 @@ static const struct {
 	int		 want;
 	const char	*errword;
 } cases[] = {
-	{ "good chain", "good.pem", "localhost", { "ca.pem", NULL, 0, NULL, 0 },
+	{ "good chain", "good.pem", "localhost", { "ca.pem", NULL, 0, NULL, 0, NULL },
 	    0, NULL },
 	{ "good chain, IP address", "good.pem", "127.0.0.1",
-	    { "ca.pem", NULL, 0, NULL, 0 }, 0, NULL },
+	    { "ca.pem", NULL, 0, NULL, 0, NULL }, 0, NULL },
 	{ "good chain, address literal", "good.pem", "[127.0.0.1]",
-	    { "ca.pem", NULL, 0, NULL, 0 }, 0, NULL },
+	    { "ca.pem", NULL, 0, NULL, 0, NULL }, 0, NULL },
 	{ "wrong host", "good.pem", "mail.example.org",
-	    { "ca.pem", NULL, 0, NULL, 0 }, EX_TEMPFAIL,
+	    { "ca.pem", NULL, 0, NULL, 0, NULL }, EX_TEMPFAIL,
 	    "certificate is not for mail.example.org" },
 	{ "expired", "expired.pem", "localhost",
-	    { "ca.pem", NULL, 0, NULL, 0 }, EX_TEMPFAIL,
+	    { "ca.pem", NULL, 0, NULL, 0, NULL }, EX_TEMPFAIL,
 	    "certificate has expired" },
 	{ "self-signed", "self.pem", "localhost",
-	    { "ca.pem", NULL, 0, NULL, 0 }, EX_TEMPFAIL,
+	    { "ca.pem", NULL, 0, NULL, 0, NULL }, EX_TEMPFAIL,
 	    "self-signed certificate" },
 	{ "unknown CA", "other.pem", "localhost",
-	    { "ca.pem", NULL, 0, NULL, 0 }, EX_TEMPFAIL,
+	    { "ca.pem", NULL, 0, NULL, 0, NULL }, EX_TEMPFAIL,
 	    "certificate signer is unknown" },
 	{ "system trust does not know our CA", "good.pem", "localhost",
-	    { NULL, NULL, 0, NULL, 0 }, EX_TEMPFAIL, "signer is unknown" },
+	    { NULL, NULL, 0, NULL, 0, NULL }, EX_TEMPFAIL, "signer is unknown" },
 	{ "certcheck off accepts self-signed", "self.pem", "localhost",
-	    { "ca.pem", NULL, 1, NULL, 0 }, 0, NULL },
+	    { "ca.pem", NULL, 1, NULL, 0, NULL }, 0, NULL },
 	{ "certcheck off accepts wrong host", "good.pem", "mail.example.org",
-	    { "ca.pem", NULL, 1, NULL, 0 }, 0, NULL },
+	    { "ca.pem", NULL, 1, NULL, 0, NULL }, 0, NULL },
 	{ "pin of another certificate", "good.pem", "localhost",
 	    { "ca.pem", "00:11:22:33:44:55:66:77:88:99:aa:bb:cc:dd:ee:ff:"
-	      "00:11:22:33:44:55:66:77:88:99:aa:bb:cc:dd:ee:ff", 0, NULL, 0 },
+	      "00:11:22:33:44:55:66:77:88:99:aa:bb:cc:dd:ee:ff", 0, NULL, 0, NULL },
 	    EX_TEMPFAIL, "fingerprint does not match" },
 	{ "TLS 1.2 only", "good.pem", "localhost",
-	    { "ca.pem", NULL, 0, "NORMAL:-VERS-ALL:+VERS-TLS1.2", 0 }, 0,
+	    { "ca.pem", NULL, 0, "NORMAL:-VERS-ALL:+VERS-TLS1.2", 0, NULL }, 0,
 	    NULL },
 	{ "client certificate", "good.pem", "localhost",
-	    { "ca.pem", NULL, 0, NULL, 1 }, 0, NULL },
+	    { "ca.pem", NULL, 0, NULL, 1, NULL }, 0, NULL },
+	{ "revoked by the CRL", "good.pem", "localhost",
+	    { "ca.pem", NULL, 0, NULL, 0, "crl.pem" }, EX_TEMPFAIL,
+	    "revoked" },
+	{ "CRL of another certificate", "expired.pem", "localhost",
+	    { "ca.pem", NULL, 0, NULL, 0, "crl.pem" }, EX_TEMPFAIL,
+	    "certificate has expired" },
 };
 
 static void
@@ -420,7 +434,7 @@ static void
 test_pin(void)
 {
 	char *fp = read_file("good.fp");
-	struct opts o = { NULL, fp, 0, NULL, 0 };
+	struct opts o = { NULL, fp, 0, NULL, 0, NULL };
 	struct server s = serve("good.pem", "NORMAL", 2, 0);
 	struct tls_ctx *ctx = NULL;
 	struct rq_err err = { 0 };
@@ -440,7 +454,7 @@ test_pin(void)
 static void
 test_resume(const char *prio, const char *label)
 {
-	struct opts o = { "ca.pem", NULL, 0, prio, 0 };
+	struct opts o = { "ca.pem", NULL, 0, prio, 0, NULL };
 	struct server s = serve("good.pem", "NORMAL", 3, 0);
 	struct tls_ctx *ctx = NULL;
 	struct rq_err err = { 0 };
@@ -468,7 +482,7 @@ test_resume(const char *prio, const char *label)
 static void
 test_describe(void)
 {
-	struct opts o = { "ca.pem", NULL, 0, NULL, 0 };
+	struct opts o = { "ca.pem", NULL, 0, NULL, 0, NULL };
 	struct server s = serve("good.pem", "NORMAL", 1, 0);
 	struct tls_ctx *ctx = NULL;
 	struct rq_err err = { 0 };
@@ -489,7 +503,7 @@ test_describe(void)
 	    strstr(d.data, "SHA-256 ") != NULL &&
 	    strstr(d.data, "verification: ok for localhost") != NULL,
 	    "describe shows the chain and the verification");
-	if (!ok(strstr(d.data, "TLS: (TLS1.3)") != NULL ||
+	if (!ok(strstr(d.data, "session: (TLS1.3)") != NULL &&
 	    strstr(d.data, "TLS1.3") != NULL, "describe shows the version"))
 		diag("%s", d.data);
 	conn_close(c);
@@ -505,19 +519,22 @@ test_errors(void)
 		struct opts	 o;
 		const char	*errword;
 	} bad[] = {
-		{ { "nonexistent.pem", NULL, 0, NULL, 0 }, "tls_trust_file" },
-		{ { "ca.tmpl", NULL, 0, NULL, 0 }, "tls_trust_file" },
-		{ { NULL, "AB:CD", 0, NULL, 0 }, "SHA-256" },
+		{ { "nonexistent.pem", NULL, 0, NULL, 0, NULL },
+		    "tls_trust_file" },
+		{ { "ca.tmpl", NULL, 0, NULL, 0, NULL }, "tls_trust_file" },
+		{ { NULL, "AB:CD", 0, NULL, 0, NULL }, "SHA-256" },
 		{ { NULL, "zz:11:22:33:44:55:66:77:88:99:aa:bb:cc:dd:ee:ff:"
 		    "00:11:22:33:44:55:66:77:88:99:aa:bb:cc:dd:ee:ff", 0, NULL,
-		    0 }, "SHA-256" },
-		{ { NULL, NULL, 0, "NORMAL:+NO-SUCH-THING", 0 },
+		    0, NULL }, "SHA-256" },
+		{ { NULL, NULL, 0, "NORMAL:+NO-SUCH-THING", 0, NULL },
 		    "tls_priorities" },
+		{ { "ca.pem", NULL, 0, NULL, 0, "nonexistent.crl" },
+		    "tls_crl_file" },
 	};
 	struct server s;
 	struct tls_ctx *ctx = NULL;
 	struct rq_err err = { 0 };
-	struct opts good = { "ca.pem", NULL, 0, NULL, 0 };
+	struct opts good = { "ca.pem", NULL, 0, NULL, 0, NULL };
 	long long t0;
 	int rc;
 
