@@ -233,8 +233,12 @@ broken_sasl_auth_clients = no
 smtpd_relay_restrictions = permit_mynetworks, permit_sasl_authenticated, reject_unauth_destination
 smtpd_recipient_restrictions = check_recipient_access regexp:$dir/etc/rcpt_access
 EOF
+	# Overrides replace the line they override: Postfix would warn about
+	# each duplicate in every process it starts.
 	for kv in "$@"; do
-		printf '%s = %s\n' "${kv%%=*}" "${kv#*=}" >>"$dir/etc/main.cf"
+		sed -i "/^${kv%%=*} =\\( \\|\$\\)/d" "$dir/etc/main.cf" &&
+		printf '%s = %s\n' "${kv%%=*}" "${kv#*=}" >>"$dir/etc/main.cf" ||
+		    return 1
 	done
 	cat >"$dir/etc/rcpt_access" <<'EOF'
 /^reject@example\.test$/	550 5.1.1 <reject@example.test>: recipient rejected by test server
