@@ -28,9 +28,16 @@
  * parts, angle addresses, groups ("undisclosed-recipients: ;", "team: a@b,
  * c@d;"), encoded words in display names, obsolete route syntax in angle
  * addresses (the route is dropped), and bare local names ("root").
- * Each mailbox found is appended to out as "local@domain" or "local".
- * Returns 0, or EX_DATAERR with a message naming the problem.  Nothing is
- * appended on error.
+ * Each mailbox found is appended to out as "local@domain" or "local",
+ * comments, white space and folds removed; a local part written with
+ * quotes is unquoted and quoted again only when it is not a dot-string
+ * ("\"john\"@x" -> "john@x", "\"john doe\"@x" stays), since RFC 5322
+ * 3.4.1 makes both forms the same address.  Every mailbox appended has
+ * passed addr_check(allow_bare=1); duplicates are kept.  An empty list,
+ * or one of empty groups only, is fine (nothing appended).  err may be
+ * NULL.  Returns 0, or EX_DATAERR with a one-line message naming the
+ * problem ("bad address list \"...\": unbalanced quotes: ...", or
+ * addr_check's message).  Nothing is appended on error.
  */
 int	addr_parse_list(const char *text, size_t len, struct strlist *out,
 	    struct rq_err *);
@@ -42,15 +49,21 @@ int	addr_parse_list(const char *text, size_t len, struct strlist *out,
  * no CR/LF/NUL, no leading '-').  UTF-8 (RFC 6531) is allowed in the local
  * part and domain when it is valid UTF-8.  With allow_bare, a local name
  * without '@' is accepted (it will be aliased or qualified).  what names
- * the address in messages ("recipient", "sender").  Returns 0 or
- * EX_DATAERR.
+ * the address in messages ("recipient", "sender"; NULL: "address"):
+ * "recipient \"a@b\\r\\nX\": control character in address", the address
+ * escaped and shortened so that the message is one line.  The empty
+ * string (the null sender) is refused: callers test for it first.
+ * Returns 0 or EX_DATAERR.
  */
 int	addr_check(const char *addr, int allow_bare, const char *what,
 	    struct rq_err *);
 
 /* Does addr contain an '@' (outside a quoted local part)? */
 int	addr_has_domain(const char *addr);
-/* Pointer to the domain after the last unquoted '@', or NULL. */
+/*
+ * Pointer to the domain: after the '@' that ends the local part (a
+ * leading quoted string, else the text before the first '@'), or NULL.
+ */
 const char *addr_domain(const char *addr);
 /* Does the string contain any octet >= 0x80? */
 int	addr_is_utf8(const char *s);
@@ -58,9 +71,9 @@ int	addr_is_utf8(const char *s);
 int	addr_local_is_utf8(const char *addr);
 
 /*
- * Normalise an envelope sender given with -f/-r: strips one pair of angle
- * brackets; "<>" and "" become "" (the null sender).  Returns an allocated
- * string.
+ * Normalise an envelope sender given with -f/-r: strips surrounding
+ * blanks and one pair of angle brackets; "<>" and "" become "" (the null
+ * sender).  Returns an allocated string (not checked: use addr_check).
  */
 char   *addr_envelope(const char *arg);
 
@@ -69,7 +82,8 @@ void	addr_xtext(const char *in, struct buf *out);
 
 /*
  * Does addr match pattern (msmtp's "from" wildcards: '*' any run, '?' one
- * character), the domain compared case-insensitively?
+ * character, a UTF-8 character counting as one), the octets of addr's
+ * domain compared case-insensitively and its local part exactly?
  */
 int	addr_match(const char *pattern, const char *addr);
 

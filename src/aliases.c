@@ -297,9 +297,14 @@ done:
 static int
 same_addr(const char *x, const char *y)
 {
-	const char *dx = addr_domain(x), *dy = addr_domain(y);
+	const char *dx, *dy;
 	size_t lx, ly;
 
+	/* Cheap first: -t with thousands of Bcc makes this quadratic. */
+	if (strlen(x) != strlen(y))
+		return 0;
+	dx = addr_domain(x);
+	dy = addr_domain(y);
 	if ((dx == NULL) != (dy == NULL))
 		return 0;
 	if (dx == NULL)
