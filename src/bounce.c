@@ -154,8 +154,12 @@ outf(struct out *o, const char *fmt, ...)
 static char *
 clean_reason(const char *r)
 {
-	char *s = xstrndup(r != NULL ? r : "", REASON_MAX);
-	char *p;
+	char *s, *p;
+
+	/* xstrndup copies exactly n octets: bound n by the string. */
+	if (r == NULL)
+		r = "";
+	s = xstrndup(r, strnlen(r, REASON_MAX));
 
 	for (p = s; *p != '\0'; p++)
 		if ((unsigned char)*p < 0x20 || *p == 0x7f)

@@ -423,47 +423,45 @@ main(int argc, const char **argv)
 		if (rc == 'c')
 			docheck = 1;
 	}
+	ex = EX_OK;
 	if (rc < -1) {
 		fprintf(stderr, "relayq-flush: %s: %s\n",
 		    poptBadOption(pc, POPT_BADOPTION_NOALIAS),
 		    poptStrerror(rc));
-		poptFreeContext(pc);
-		return EX_USAGE;
-	}
-	if (poptPeekArg(pc) != NULL) {
+		ex = EX_USAGE;
+	} else if (poptPeekArg(pc) != NULL) {
 		fprintf(stderr, "relayq-flush: unexpected argument: %s\n",
 		    poptPeekArg(pc));
-		poptFreeContext(pc);
-		return EX_USAGE;
+		ex = EX_USAGE;
 	}
 	poptFreeContext(pc);
+	if (ex != EX_OK)
+		goto out;
 	if (version) {
 		printf("relayq-flush %s\n", RELAYQ_VERSION);
-		return EX_OK;
+		goto out;
 	}
 
-	rc = load_conf(cfgfile, &conf, verbose || docheck, &err);
-	if (rc != 0) {
+	ex = load_conf(cfgfile, &conf, verbose || docheck, &err);
+	if (ex != 0) {
 		fprintf(stderr, "relayq-flush: %s\n", err.msg);
-		return rc;
+		goto out;
 	}
 	if (docheck) {
 		ex = check_account(conf, check, verbose);
-		conf_free(conf);
-		return ex;
+		goto out;
 	}
 	if (account != NULL && conf_account(conf, account) == NULL) {
 		fprintf(stderr, "relayq-flush: no account %s in %s\n",
 		    account, conf->path != NULL ? conf->path :
 		    "the configuration");
-		conf_free(conf);
-		return EX_CONFIG;
+		ex = EX_CONFIG;
+		goto out;
 	}
-	rc = queue_open(qdir != NULL ? qdir : conf->queue_dir, 1, &q, &err);
-	if (rc != 0) {
+	ex = queue_open(qdir != NULL ? qdir : conf->queue_dir, 1, &q, &err);
+	if (ex != 0) {
 		fprintf(stderr, "relayq-flush: %s\n", err.msg);
-		conf_free(conf);
-		return rc;
+		goto out;
 	}
 
 	set_signals();
@@ -496,7 +494,16 @@ main(int argc, const char **argv)
 			    "%u failed\n", st.sent, st.deferred, st.failed);
 	}
 	log_close();
-	queue_close(q);
-	conf_free(conf);
+out:
+	if (q != NULL)
+		queue_close(q);
+	if (conf != NULL)
+		conf_free(conf);
+	/* popt's copies of the option arguments. */
+	free(cfgfile);
+	free(account);
+	free(check);
+	free(id);
+	free(qdir);
 	return ex;
 }
