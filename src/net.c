@@ -114,6 +114,24 @@ peer_name(const char *host, const struct sockaddr *sa, socklen_t salen,
 	return xasprintf("%s[%s]:%d", host, addr, port);
 }
 
+/* The address inside an SMTP address literal ("[192.0.2.1]",
+ * "[IPv6:2001:db8::1]"), allocated, or NULL when host is not one. */
+static char *
+literal_addr(const char *host)
+{
+	size_t len = strlen(host);
+
+	if (len < 2 || host[0] != '[' || host[len - 1] != ']')
+		return NULL;
+	host++;
+	len -= 2;
+	if (len >= 5 && rq_strncasecmp(host, "IPv6:", 5) == 0) {
+		host += 5;
+		len -= 5;
+	}
+	return xstrndup(host, len);
+}
+
 /*
  * One connect attempt to one address.  Returns the connected fd, or -1
  * with err set.
@@ -169,7 +187,7 @@ conn_open(const char *host, int port, const char *source_ip, int timeout_ms,
 	struct addrinfo hints, *res = NULL, *src = NULL, *ai;
 	char portstr[16];
 	struct conn *c;
-	char *peer = NULL;
+	char *peer = NULL, *lookup;
 	int rc, fd = -1, tried = 0;
 
 	*out = NULL;
@@ -197,7 +215,9 @@ conn_open(const char *host, int port, const char *source_ip, int timeout_ms,
 	hints.ai_family = AF_UNSPEC;
 	hints.ai_socktype = SOCK_STREAM;
 	hints.ai_flags = AI_NUMERICSERV;
-	rc = getaddrinfo(host, portstr, &hints, &res);
+	lookup = literal_addr(host);
+	rc = getaddrinfo(lookup != NULL ? lookup : host, portstr, &hints, &res);
+	free(lookup);
 	if (rc != 0) {
 		if (src != NULL)
 			freeaddrinfo(src);

@@ -229,6 +229,10 @@ verify_host(const char *name, int *is_ip)
 			len -= 5;
 		}
 	}
+	/* "mx.example." is the same name; neither SNI nor the certificate
+	 * carries the root's dot. */
+	if (len > 1 && name[len - 1] == '.')
+		len--;
 	h = xstrndup(name, len);
 	*is_ip = inet_pton(AF_INET, h, a) == 1 ||
 	    inet_pton(AF_INET6, h, a) == 1;

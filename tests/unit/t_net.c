@@ -389,6 +389,33 @@ test_connect_errors(void)
 	    EX_TEMPFAIL, "source_ip of the other family");
 	ok(strstr(err.msg, "family") != NULL, "says family: %s", err.msg);
 
+	/*
+	 * A listener that never accepts, its queue full: Linux drops the
+	 * next SYN, so connect hangs until our timeout.
+	 */
+	{
+		struct conn *fill[4] = { NULL };
+		long long t0;
+		size_t i;
+
+		lfd = listen_any(&port);
+		listen(lfd, 0);
+		for (i = 0; i < RQ_ARRAY_LEN(fill); i++)
+			if (conn_open("127.0.0.1", port, NULL, 300, &fill[i],
+			    &err) != 0)
+				break;
+		t0 = now_ms();
+		rc = i < RQ_ARRAY_LEN(fill) ? EX_TEMPFAIL :
+		    conn_open("127.0.0.1", port, NULL, 300, &c, &err);
+		is_int(rc, EX_TEMPFAIL, "full listen queue: connect fails");
+		ok(strstr(err.msg, "timeout while connecting to") != NULL,
+		    "says timeout: %s", err.msg);
+		ok(now_ms() - t0 < 1500, "within about the timeout");
+		for (i = 0; i < RQ_ARRAY_LEN(fill); i++)
+			conn_close(fill[i]);
+		close(lfd);
+	}
+
 	rc = conn_open("no-such-host.invalid", 25, NULL, 2000, &c, &err);
 	ok(rc == EX_NOHOST || rc == EX_TEMPFAIL,
 	    "unknown host: no host or temporary (%d: %s)", rc, err.msg);
@@ -396,6 +423,12 @@ test_connect_errors(void)
 	s = serve(s_silent);
 	is_int(conn_open("127.0.0.1", s.port, "127.0.0.1", 2000, &c, &err), 0,
 	    "source_ip 127.0.0.1 binds and connects");
+	conn_close(c);
+	reap(&s);
+
+	s = serve(s_silent);
+	is_int(conn_open("[127.0.0.1]", s.port, NULL, 2000, &c, &err), 0,
+	    "address literal [127.0.0.1] connects");
 	conn_close(c);
 	reap(&s);
 

@@ -348,6 +348,8 @@ static const struct {
 	    0, NULL },
 	{ "good chain, IP address", "good.pem", "127.0.0.1",
 	    { "ca.pem", NULL, 0, NULL, 0, NULL }, 0, NULL },
+	{ "good chain, trailing dot", "good.pem", "localhost.",
+	    { "ca.pem", NULL, 0, NULL, 0, NULL }, 0, NULL },
 	{ "good chain, address literal", "good.pem", "[127.0.0.1]",
 	    { "ca.pem", NULL, 0, NULL, 0, NULL }, 0, NULL },
 	{ "wrong host", "good.pem", "mail.example.org",
