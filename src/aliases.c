@@ -15,6 +15,7 @@
  * actually expands through it, so no mail for it is queued and lost.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -293,36 +294,86 @@ done:
 
 /* ---- expansion ----------------------------------------------------------- */
 
-/* Same address: local parts exactly, domains without regard to case. */
-static int
-same_addr(const char *x, const char *y)
-{
-	const char *dx, *dy;
-	size_t lx, ly;
+/*
+ * The result list with a hash set beside it, so that removing duplicates
+ * stays linear when -t brings thousands of Bcc recipients.  Two addresses
+ * are the same when their local parts are equal and their domains equal
+ * without regard to case; the key is the address with its domain
+ * lowercased.
+ */
+struct uniq {
+	struct strlist	*out;
+	char		**keys;		/* open addressing; NULL: free slot */
+	size_t		 cap, n;
+};
 
-	/* Cheap first: -t with thousands of Bcc makes this quadratic. */
-	if (strlen(x) != strlen(y))
-		return 0;
-	dx = addr_domain(x);
-	dy = addr_domain(y);
-	if ((dx == NULL) != (dy == NULL))
-		return 0;
-	if (dx == NULL)
-		return strcmp(x, y) == 0;
-	lx = (size_t)(dx - x);
-	ly = (size_t)(dy - y);
-	return lx == ly && memcmp(x, y, lx) == 0 && rq_strcasecmp(dx, dy) == 0;
+static char *
+uniq_key(const char *addr)
+{
+	char *k = xstrdup(addr);
+	const char *d = addr_domain(addr);
+	size_t i;
+
+	for (i = d != NULL ? (size_t)(d - addr) : strlen(k); k[i] != '\0'; i++)
+		k[i] = (char)rq_tolower((unsigned char)k[i]);
+	return k;
+}
+
+static size_t
+uniq_hash(const char *s)
+{
+	size_t h = 14695981039346656037ULL & SIZE_MAX;
+
+	for (; *s != '\0'; s++) {
+		h ^= (unsigned char)*s;
+		h *= 1099511628211ULL & SIZE_MAX;
+	}
+	return h;
+}
+
+/* Insert key (taking it); returns 0 when it was new, 1 when known. */
+static int
+uniq_insert(struct uniq *u, char *key)
+{
+	size_t i, j;
+
+	if (2 * (u->n + 1) > u->cap) {
+		struct uniq bigger = { u->out, NULL, u->cap ? 2 * u->cap : 64,
+		    0 };
+
+		bigger.keys = xcalloc(bigger.cap, sizeof(*bigger.keys));
+		for (i = 0; i < u->cap; i++)
+			if (u->keys[i] != NULL)
+				(void)uniq_insert(&bigger, u->keys[i]);
+		free(u->keys);
+		*u = bigger;
+	}
+	for (j = uniq_hash(key) & (u->cap - 1); u->keys[j] != NULL;
+	    j = (j + 1) & (u->cap - 1))
+		if (strcmp(u->keys[j], key) == 0) {
+			free(key);
+			return 1;
+		}
+	u->keys[j] = key;
+	u->n++;
+	return 0;
 }
 
 static void
-add_unique(struct strlist *out, const char *addr)
+add_unique(struct uniq *u, const char *addr)
+{
+	if (uniq_insert(u, uniq_key(addr)) == 0)
+		strlist_add(u->out, addr);
+}
+
+static void
+uniq_free(struct uniq *u)
 {
 	size_t i;
 
-	for (i = 0; i < out->n; i++)
-		if (same_addr(out->v[i], addr))
-			return;
-	strlist_add(out, addr);
+	for (i = 0; i < u->cap; i++)
+		free(u->keys[i]);
+	free(u->keys);
 }
 
 struct chain {
@@ -344,7 +395,7 @@ chain_text(const struct chain *ch, const char *last, struct buf *b)
 
 static int
 expand_name(const struct aliases *a, const char *name, struct chain *ch,
-    int via_default, struct strlist *out, struct rq_err *err)
+    int via_default, struct uniq *out, struct rq_err *err)
 {
 	const struct alias *al;
 	struct buf b = { 0 };
@@ -409,7 +460,8 @@ int
 aliases_expand(const struct aliases *a, struct strlist *rcpts,
     struct rq_err *err)
 {
-	struct strlist out = { 0 };
+	struct strlist list = { 0 };
+	struct uniq out = { &list, NULL, 0, 0 };
 	struct chain ch;
 	size_t i;
 	int rc;
@@ -424,11 +476,13 @@ aliases_expand(const struct aliases *a, struct strlist *rcpts,
 		ch.n = 0;
 		rc = expand_name(a, r, &ch, 0, &out, err);
 		if (rc != 0) {
-			strlist_free(&out);
+			uniq_free(&out);
+			strlist_free(&list);
 			return rc;
 		}
 	}
+	uniq_free(&out);
 	strlist_free(rcpts);
-	*rcpts = out;
+	*rcpts = list;
 	return 0;
 }

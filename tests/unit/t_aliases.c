@@ -273,7 +273,31 @@ test_no_file(void)
 		{ "root|a@b.org|root|a@B.ORG", "root|a@b.org", NULL },
 	};
 
+	struct strlist l = { 0 };
+	struct rq_err err;
+	int i, bad = 0;
+
 	run_cases(NULL, "no aliases file", cases, RQ_ARRAY_LEN(cases));
+
+	/* Many recipients, each twice (the second time in upper case). */
+	for (i = 0; i < 3000; i++)
+		strlist_take(&l, xasprintf("u%d@example.org", i));
+	for (i = 0; i < 3000; i++)
+		strlist_take(&l, xasprintf("u%d@EXAMPLE.ORG", i));
+	strlist_add(&l, "U1@example.org");
+	is_int(aliases_expand(NULL, &l, &err), 0, "6001 recipients");
+	is_int(l.n, 3001, "duplicates removed, order kept");
+	for (i = 0; i < 3000 && (size_t)i < l.n; i++) {
+		char want[32];
+
+		snprintf(want, sizeof(want), "u%d@example.org", i);
+		if (strcmp(l.v[i], want) != 0)
+			bad++;
+	}
+	is_int(bad, 0, "first spelling kept in input order");
+	ok(l.n == 3001 && strcmp(l.v[3000], "U1@example.org") == 0,
+	    "a different local part is a different address");
+	strlist_free(&l);
 }
 
 int
