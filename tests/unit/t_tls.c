@@ -173,6 +173,8 @@ tls_child(int lfd, const char *cert, const char *prio, int nconn, int mute)
 	if (gnutls_certificate_set_x509_key_file(cred, c, k,
 	    GNUTLS_X509_FMT_PEM) < 0)
 		_exit(2);
+	free(c);
+	free(k);
 	gnutls_session_ticket_key_generate(&tkey);
 	for (int i = 0; i < nconn; i++) {
 		gnutls_session_t s;
