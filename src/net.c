@@ -300,8 +300,14 @@ conn_fill(struct conn *c, long long deadline, struct rq_err *err)
 		if (n == 0)
 			return rq_errf(err, EX_TEMPFAIL,
 			    "connection closed by %s", c->peer);
-		if (errno == EINTR)
+		/* EINTR also stands for TLS records that carried no data
+		 * (alerts): a stream of them must not outlast the deadline. */
+		if (errno == EINTR) {
+			if (deadline >= 0 && ms_left(deadline) == 0)
+				return rq_errf(err, EX_TEMPFAIL,
+				    "timeout while reading from %s", c->peer);
 			continue;
+		}
 		if (errno != EAGAIN && errno != EWOULDBLOCK) {
 			if (c->tls != NULL)
 				return rq_errf(err, EX_TEMPFAIL,
@@ -401,8 +407,14 @@ conn_flush(struct conn *c, int timeout_ms, struct rq_err *err)
 			off += (size_t)n;
 			continue;
 		}
-		if (n < 0 && errno == EINTR)
+		if (n < 0 && errno == EINTR) {
+			if (deadline >= 0 && ms_left(deadline) == 0) {
+				rc = rq_errf(err, EX_TEMPFAIL,
+				    "timeout while writing to %s", c->peer);
+				break;
+			}
 			continue;
+		}
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
 			rc = wait_fd(c->fd, c->tls != NULL &&
 			    !tls_wants_write(c->tls) ? POLLIN : POLLOUT,

@@ -553,6 +553,12 @@ tls_exporter(struct tls_sess *ts, struct buf *out)
 {
 	gnutls_datum_t cb = { NULL, 0 };
 
+	/* RFC 9266 section 2: with TLS 1.2 only under extended master
+	 * secret, or the value is not unique to the connection. */
+	if (gnutls_protocol_get_version(ts->s) != GNUTLS_TLS1_3 &&
+	    !(gnutls_session_get_flags(ts->s) &
+	    GNUTLS_SFLAGS_EXT_MASTER_SECRET))
+		return -1;
 	if (gnutls_session_channel_binding(ts->s, GNUTLS_CB_TLS_EXPORTER,
 	    &cb) != 0)
 		return -1;

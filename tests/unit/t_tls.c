@@ -483,6 +483,29 @@ test_resume(const char *prio, const char *label)
 	reap(&s);
 }
 
+/* TLS 1.2 without extended master secret: no tls-exporter binding. */
+static void
+test_no_ems(void)
+{
+	struct opts o = { "ca.pem", NULL, 0, "NORMAL:-VERS-ALL:+VERS-TLS1.2",
+	    0, NULL };
+	struct server s = serve("good.pem", "NORMAL:%NO_SESSION_HASH", 1, 0);
+	struct tls_ctx *ctx = NULL;
+	struct rq_err err = { 0 };
+	struct buf b = { 0 };
+
+	make_ctx(&o, &ctx, &err);
+	is_int(talk(ctx, s.port, "localhost", &b, &err), 0,
+	    "TLS 1.2 without EMS: session works");
+	diag("%s", b.data != NULL ? b.data : "");
+	ok(strstr(b.data, "version=TLS1.2") != NULL &&
+	    strstr(b.data, "mycb=") == NULL,
+	    "TLS 1.2 without EMS: no tls-exporter binding offered");
+	buf_free(&b);
+	tls_ctx_free(ctx);
+	reap(&s);
+}
+
 static void
 test_describe(void)
 {
@@ -586,6 +609,7 @@ main(void)
 		test_pin();
 		test_resume(NULL, "TLS1.3");
 		test_resume("NORMAL:-VERS-ALL:+VERS-TLS1.2", "TLS1.2");
+		test_no_ems();
 		test_describe();
 		test_errors();
 	}
