@@ -8,6 +8,8 @@
  * lines and lines whose first non-blank character is '#' ignored.  As in
  * msmtp, a "default" entry stands for every name that has no entry.
  *
+ * A target "\name" is the name itself, not aliased again.
+ *
  * relayq only relays, so the local deliveries of aliases(5) (|command,
  * /file, :include:) cannot be honoured.  Such an entry does not stop the
  * file from loading, since the system's /etc/aliases often has one for a
@@ -121,7 +123,22 @@ parse_targets(struct aliases *a, struct alias *al, char *value,
 		if (*t != '\0') {
 			if (local_kind(t) != NULL)
 				strlist_add(&al->local, t);
-			else {
+			else if (t[0] == '\\') {
+				/*
+				 * "\name": the name itself, not aliased
+				 * further (aliases(5)).  Kept with its
+				 * backslash as the mark.
+				 */
+				rq_errclear(&aerr);
+				if (addr_check(t + 1, 1, "address", &aerr)
+				    != 0) {
+					strlist_free(&addrs);
+					return rq_errf(err, EX_CONFIG,
+					    "%s:%u: alias \"%s\": %s", a->path,
+					    al->line, al->name, aerr.msg);
+				}
+				strlist_add(&addrs, t);
+			} else {
 				rq_errclear(&aerr);
 				if (addr_parse_list(t, strlen(t), &addrs,
 				    &aerr) != 0) {
@@ -444,7 +461,9 @@ expand_name(const struct aliases *a, const char *name, struct chain *ch,
 		 * "root: root, admin@example.org" means the name itself, as
 		 * in sendmail and Postfix; it stays bare for the caller.
 		 */
-		if (addr_has_domain(t) || rq_strcasecmp(t, name) == 0)
+		if (t[0] == '\\')
+			add_unique(out, t + 1);
+		else if (addr_has_domain(t) || rq_strcasecmp(t, name) == 0)
 			add_unique(out, t);
 		else {
 			rc = expand_name(a, t, ch, via_default, out, err);

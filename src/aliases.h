@@ -12,10 +12,10 @@
  * when a recipient expands through such an entry (not when loading, so a
  * system /etc/aliases with an unrelated pipe still works).  A name that
  * lists itself ("root: root, admin@example.org") keeps itself, bare, as
- * in sendmail.  Names produced by the default entry are not sent through
- * the default again.  When a name has two entries the first one counts,
- * as in Postfix.  Targets are parsed with addr_parse_list, so
- * "Name <a@b.org>" and comments work.
+ * in sendmail, and so does "\name".  Names produced by the default
+ * entry are not sent through the default again.  When a name has two
+ * entries the first one counts, as in Postfix.  Targets are parsed with
+ * addr_parse_list, so "Name <a@b.org>" and comments work.
  */
 #ifndef RELAYQ_ALIASES_H
 #define RELAYQ_ALIASES_H

@@ -131,7 +131,8 @@ static const char main_file[] =
     "Root: ignored@example.org\n"
     "crlf: crlf@example.org\r\n"
     "spaced :  spaced@example.org , (comment) other@example.org\n"
-    "unknown: nosuchname\n";
+    "unknown: nosuchname\n"
+    "keep: \\root, \\admin@example.org, keep2@example.org\n";
 
 static const struct exp_case main_cases[] = {
 	{ "root", "alice@example.org|bob@example.org", NULL },
@@ -155,6 +156,7 @@ static const struct exp_case main_cases[] = {
 	{ "crlf", "crlf@example.org", NULL },
 	{ "spaced", "spaced@example.org|other@example.org", NULL },
 	{ "", "", NULL },
+	{ "keep", "root|admin@example.org|keep2@example.org", NULL },
 	{ "pipe", NULL, "a pipe to a command" },
 	{ "pipe", NULL, "\"|/usr/bin/procmail\"" },
 	{ "qpipe", NULL, "logger -t mail, or so" },
@@ -206,6 +208,8 @@ static const struct load_case load_cases[] = {
 	{ ": c@d.org\n", EX_CONFIG, ":1: empty alias name" },
 	{ "a: b@c.org,\n  x@y..org\n", EX_CONFIG, ":1: alias \"a\"" },
 	{ "a: <b@c.org\n", EX_CONFIG, "unbalanced angle" },
+	{ "a: \\-x\n", EX_CONFIG, ":1: alias \"a\": address \"-x\": address "
+	    "starts with '-'" },
 	{ "", 0, NULL },
 	{ "# only comments\n\n   \n", 0, NULL },
 	{ "a: b@c.org", 0, NULL },
