@@ -505,7 +505,7 @@ struct tok {
 };
 
 struct parser {
-	const char	*s, *p, *end;
+	const char	*p, *end;	/* what is left of the input */
 	const char	*why;		/* set with T_ERR */
 	struct tok	 look;
 	int		 have_look;
@@ -1040,7 +1040,7 @@ addr_parse_list(const char *text, size_t len, struct strlist *out,
 	int rc = -1;
 
 	memset(&ps, 0, sizeof(ps));
-	ps.s = ps.p = text;
+	ps.p = text;
 	ps.end = text + len;
 	if (err != NULL)
 		rq_errclear(err);
