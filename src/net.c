@@ -280,6 +280,7 @@ static int
 conn_fill(struct conn *c, long long deadline, struct rq_err *err)
 {
 	ssize_t n;
+	int rc;
 
 	if (c->in_start > 0) {
 		memmove(c->in, c->in + c->in_start, c->in_end - c->in_start);
@@ -316,10 +317,10 @@ conn_fill(struct conn *c, long long deadline, struct rq_err *err)
 			return rq_errno(err, EX_TEMPFAIL, errno,
 			    "cannot read from %s", c->peer);
 		}
-		if (wait_fd(c->fd, c->tls != NULL && tls_wants_write(c->tls) ?
-		    POLLOUT : POLLIN, deadline, "reading from", c->peer,
-		    err) != 0)
-			return err != NULL ? err->ex : EX_TEMPFAIL;
+		rc = wait_fd(c->fd, c->tls != NULL && tls_wants_write(c->tls) ?
+		    POLLOUT : POLLIN, deadline, "reading from", c->peer, err);
+		if (rc != 0)
+			return rc;
 	}
 }
 
