@@ -720,7 +720,11 @@ enum {
 	RS_WAIT,	/* RCPT sent, reply not read */
 	RS_OK,		/* accepted by RCPT */
 	RS_DONE,	/* decided */
+	RS_LATER,	/* for the next transaction of this message */
 };
+
+/* RFC 5321 section 4.5.3.1.8: servers must take 100 recipients. */
+#define RCPT_BATCH	100
 
 static const char *
 dsn_ret(const struct smtp *s, const struct envelope *env)
@@ -973,10 +977,12 @@ rcpt_reply(struct txn *x, size_t i)
 		return;
 	}
 	t = oneline(&x->r);
-	/* 552 to RCPT is "too many recipients": try again later. */
+	/* 452 (or the old 552) to RCPT is "too many recipients":
+	   temporary, and worth the next transaction when some got in. */
 	set_result(&x->res->r[i], x->r.code == 552 ? OUT_TEMP :
 	    reply_outcome(x->r.code), t);
-	x->state[i] = RS_DONE;
+	x->state[i] = (x->r.code == 452 || x->r.code == 552) &&
+	    x->accepted > 0 ? RS_LATER : RS_DONE;
 	free(t);
 }
 
@@ -1114,6 +1120,73 @@ envelope_piped(struct txn *x, struct buf *cmd, int bdat, struct rq_err *err)
 	return rc;
 }
 
+/*
+ * One transaction for the recipients in state RS_WAIT.  Returns 0 (the
+ * session may be dead after a 421: s->dead), or an EX_ code when the
+ * session broke; x->r then holds the last reply.
+ */
+static int
+transaction(struct txn *x, struct buf *cmd, int bdat, struct rq_err *err)
+{
+	struct smtp *s = x->s;
+	struct smtp_result *res = x->res;
+	char *t;
+	int rc;
+
+	x->accepted = 0;
+	x->mail_code = 0;
+	x->data_code = 0;
+	free(x->mail_text);
+	x->mail_text = NULL;
+	s->nmsgs++;
+	if (s->caps.pipelining)
+		rc = envelope_piped(x, cmd, bdat, err);
+	else
+		rc = envelope_serial(x, cmd, bdat, err);
+	if (rc != 0 || s->dead)
+		return rc;
+
+	if (x->mail_code / 100 != 2 || x->accepted == 0) {
+		if (x->mail_code / 100 != 2)
+			mail_failed(x);
+		/* A 354 without recipients still needs its end of data. */
+		if (x->data_code == 354)
+			rc = command(x, ".", TMO_DOT, err);
+		return rc;
+	}
+	if (!bdat && x->data_code != 354) {
+		t = oneline(&x->r);
+		settle(res, x->state, RS_OK, x->r.code / 100 == 5 ? OUT_PERM :
+		    OUT_TEMP, t);
+		free(t);
+		res->code = x->r.code;
+		for (size_t i = 0; i < res->n; i++)
+			if (x->state[i] == RS_OK)
+				x->state[i] = RS_DONE;
+		if (x->data_code / 100 == 2 || x->data_code / 100 == 3) {
+			/* Not a real answer to DATA: hang up, don't guess. */
+			s->dead = 1;
+			return rq_errf(err, EX_PROTOCOL, "%s answered DATA "
+			    "with %d", s->host, x->data_code);
+		}
+		return 0;
+	}
+
+	rc = send_content(s, x->m, bdat, &x->r, err);
+	if (rc != 0)
+		return rc;
+	t = oneline(&x->r);
+	res->code = x->r.code;
+	settle(res, x->state, RS_OK, reply_outcome(x->r.code), t);
+	free(t);
+	for (size_t i = 0; i < res->n; i++)
+		if (x->state[i] == RS_OK)
+			x->state[i] = RS_DONE;
+	if (x->r.code / 100 == 2)
+		s->need_rset = 0;
+	return 0;
+}
+
 int
 smtp_send(struct smtp *s, struct qmsg *m, struct smtp_result *res,
     struct rq_err *err)
@@ -1122,7 +1195,7 @@ smtp_send(struct smtp *s, struct qmsg *m, struct smtp_result *res,
 	struct buf cmd;
 	char *t;
 	int bdat, rc = 0;
-	size_t i, nalloc;
+	size_t i, k, nalloc;
 
 	memset(&x, 0, sizeof(x));
 	x.s = s;
@@ -1154,56 +1227,31 @@ smtp_send(struct smtp *s, struct qmsg *m, struct smtp_result *res,
 	if (precheck(s, m, res, x.state, &x.use_utf8, &x.sender,
 	    x.rcpts) == 0)
 		goto out;
-
 	bdat = s->caps.chunking && !s->helo;
-	s->nmsgs++;
-	if (s->caps.pipelining)
-		rc = envelope_piped(&x, &cmd, bdat, err);
-	else
-		rc = envelope_serial(&x, &cmd, bdat, err);
-	if (rc != 0)
-		goto broken;
-	if (s->dead)
-		goto closed;
 
-	if (x.mail_code / 100 != 2 || x.accepted == 0) {
-		if (x.mail_code / 100 != 2)
-			mail_failed(&x);
-		/* A 354 without recipients still needs its end of data. */
-		if (x.data_code == 354) {
-			rc = command(&x, ".", TMO_DOT, err);
-			if (rc != 0)
-				goto broken;
+	/*
+	 * RFC 5321 section 4.5.3.1.8: at most RCPT_BATCH recipients per
+	 * transaction; the others, and those a server put off with "too
+	 * many recipients", go in the next transaction of this session.
+	 */
+	for (;;) {
+		for (i = 0, k = 0; i < res->n; i++) {
+			if (x.state[i] == RS_LATER)
+				x.state[i] = RS_WAIT;
+			if (x.state[i] == RS_WAIT && ++k > RCPT_BATCH)
+				x.state[i] = RS_LATER;
 		}
-		goto out;
+		if (k == 0)
+			break;
+		rc = transaction(&x, &cmd, bdat, err);
+		if (rc != 0)
+			goto broken;
+		if (s->dead)
+			goto closed;
+		/* Without progress the rest waits for another attempt. */
+		if (x.accepted == 0)
+			break;
 	}
-	if (!bdat && x.data_code != 354) {
-		t = oneline(&x.r);
-		settle(res, x.state, RS_OK, x.r.code / 100 == 5 ? OUT_PERM :
-		    OUT_TEMP, t);
-		free(t);
-		res->code = x.r.code;
-		if (x.data_code / 100 == 2 || x.data_code / 100 == 3) {
-			/* Not a real answer to DATA: hang up, don't guess. */
-			s->dead = 1;
-			rc = rq_errf(err, EX_PROTOCOL, "%s answered DATA with "
-			    "%d", s->host, x.data_code);
-		}
-		goto out;
-	}
-
-	rc = send_content(s, m, bdat, &x.r, err);
-	if (rc != 0)
-		goto broken;
-	t = oneline(&x.r);
-	res->code = x.r.code;
-	settle(res, x.state, RS_OK, reply_outcome(x.r.code), t);
-	free(t);
-	if (x.r.code / 100 == 2)
-		s->need_rset = 0;
-	if (s->dead)
-		rc = rq_errf(err, EX_TEMPFAIL, "%s closed the session",
-		    s->host);
 	goto out;
 
 closed:
