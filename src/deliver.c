@@ -57,6 +57,7 @@ struct shared {
 	unsigned	sent, deferred, failed;
 	unsigned	rate_limited;	/* a worker stopped at the rate limit */
 	unsigned	sessions;	/* sessions opened successfully */
+	int		gate;		/* the first worker tried its session */
 	long long	next_due;	/* earliest next attempt set; 0 none */
 	int		err_set;
 	int		auth_failed;
@@ -483,8 +484,29 @@ open_session(struct job *j, struct rq_err *err)
 	return NULL;
 }
 
+/*
+ * The first worker opens its session alone; the others wait for it, so a
+ * wrong password costs one failed login, not one per connection (relay
+ * services lock accounts for less), and a dead host one timeout.
+ */
 static void
-worker(struct job *j)
+gate_wait(const struct job *j)
+{
+	const struct deliver_opts *o = j->o;
+
+	while (!__atomic_load_n(&j->sh->gate, __ATOMIC_SEQ_CST) &&
+	    !(o->stop != NULL && *o->stop))
+		(void)usleep(2000);
+}
+
+static void
+gate_open(struct job *j)
+{
+	__atomic_store_n(&j->sh->gate, 1, __ATOMIC_SEQ_CST);
+}
+
+static void
+worker(struct job *j, int first)
 {
 	const struct deliver_opts *o = j->o;
 	struct smtp *s = NULL;
@@ -510,13 +532,18 @@ worker(struct job *j)
 		if (s == NULL) {
 			/* No session anywhere and one failed: the host is
 			   down for all of us. */
+			if (!first)
+				gate_wait(j);
 			if (j->sh->err_set && j->sh->sessions == 0)
 				break;
 			s = open_session(j, &err);
+			if (s != NULL)
+				__atomic_fetch_add(&j->sh->sessions, 1,
+				    __ATOMIC_SEQ_CST);
+			if (first)
+				gate_open(j);
 			if (s == NULL)
 				break;
-			__atomic_fetch_add(&j->sh->sessions, 1,
-			    __ATOMIC_SEQ_CST);
 			nconn = 0;
 		}
 		idx = __atomic_fetch_add(&j->sh->next, 1, __ATOMIC_SEQ_CST);
@@ -552,6 +579,8 @@ worker(struct job *j)
 			s = NULL;
 		}
 	}
+	if (first)
+		gate_open(j);
 	smtp_close(s);
 }
 
@@ -605,7 +634,7 @@ run_job(struct job *j, struct deliver_stats *stats)
 	if (n > j->ids.n)
 		n = (unsigned)j->ids.n;
 	if (n <= 1) {
-		worker(j);
+		worker(j, 1);
 	} else {
 		nworkers = 0;
 		for (i = 0; i < n; i++) {
@@ -617,14 +646,14 @@ run_job(struct job *j, struct deliver_stats *stats)
 			}
 			if (pid == 0) {
 				nworkers = 0;
-				worker(j);
+				worker(j, i == 0);
 				log_close();
 				_exit(0);
 			}
 			workers[nworkers++] = pid;
 		}
 		if (nworkers == 0)
-			worker(j);
+			worker(j, 1);
 		for (i = 0; i < (unsigned)nworkers; i++)
 			while (waitpid(workers[i], &status, 0) < 0 &&
 			    errno == EINTR)
