@@ -1,0 +1,267 @@
+#!/bin/bash
+# relayq -- relayq-flush against a server that fails at every stage:
+# 4xx at each command -> deferred (exit 75, next attempt later, still
+# queued); 5xx at MAIL, RCPT, DATA and the final dot -> failed (exit 69,
+# a bounce to the sender); 5xx to the greeting, EHLO, STARTTLS or AUTH is a
+# session problem and defers; a dropped connection at each stage ->
+# deferred and resent (a duplicate at most, never a loss), except after the
+# final reply -> delivered and never resent; a silent server -> deferred
+# after the account's timeout; hostile replies -> the session ends cleanly
+# and the message is deferred.  Every scenario then flushes again against a
+# healthy session and checks the message (or its bounce) arrives.
+# Copyright (C) 2026 the relayq developers
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+. "$(dirname "$0")/../lib/harness.sh"
+
+SRV=$TOP/tests/smtpd/rq-testsmtpd
+[ -x "$SRV" ] || bail "tests/smtpd/rq-testsmtpd is not built (make tests)"
+command -v certtool >/dev/null || bail "certtool is missing (gnutls-bin)"
+
+# A CA and a server certificate for localhost: every session here runs
+# STARTTLS and AUTH, so that those two commands can fail too.
+pki=$T/pki
+mkdir -p "$pki"
+printf 'cn = "relayq test CA"\nca\ncert_signing_key\nexpiration_days = 30\n' >"$pki/ca.tmpl"
+printf 'cn = "localhost"\ndns_name = "localhost"\ntls_www_server\nencryption_key\nsigning_key\nexpiration_days = 30\n' >"$pki/srv.tmpl"
+{
+	certtool --generate-privkey --key-type=ecdsa --outfile "$pki/ca.key" &&
+	certtool --generate-self-signed --load-privkey "$pki/ca.key" \
+	    --template "$pki/ca.tmpl" --outfile "$pki/ca.pem" &&
+	certtool --generate-privkey --key-type=ecdsa --outfile "$pki/srv.key" &&
+	certtool --generate-certificate --load-privkey "$pki/srv.key" \
+	    --load-ca-certificate "$pki/ca.pem" --load-ca-privkey "$pki/ca.key" \
+	    --template "$pki/srv.tmpl" --outfile "$pki/srv.pem"
+} >/dev/null 2>&1 || bail "certtool failed"
+
+# Without PIPELINING by default, so that the transcript shows exactly where
+# the client stopped; the pipelined paths have their own cases below.
+EHLO_PLAIN="ehlo 8BITMIME ENHANCEDSTATUSCODES STARTTLS AUTH PLAIN LOGIN"
+EHLO_TLS="ehlo-tls 8BITMIME ENHANCEDSTATUSCODES AUTH PLAIN LOGIN"
+
+n=0
+# server SCRIPT-LINES...: a fresh TLS+AUTH test server; sets DIR, PORT.
+server() {
+	local i
+	n=$((n + 1))
+	DIR=$T/srv$n
+	mkdir -p "$DIR"
+	{
+		echo "tls cert=$pki/srv.pem key=$pki/srv.key"
+		echo "user alice s3cret-Pa55"
+		printf '%s\n' "$@"
+	} >"$DIR.script"
+	"$SRV" -o "$DIR" -s "$DIR.script" -t 120 2>"$DIR.stderr" &
+	at_exit "kill $! 2>/dev/null"
+	for i in $(seq 1 200); do
+		[ -s "$DIR/port" ] && break
+		sleep 0.05
+	done
+	[ -s "$DIR/port" ] || bail "the test server did not start: $(cat "$DIR.stderr")"
+	PORT=$(cat "$DIR/port")
+}
+
+# config [EXTRA KEYS...]: a fresh queue and an account on $PORT.
+config() {
+	rm -rf "$T/queue"
+	write_config "logfile $T/log" "account t" "host localhost" \
+	    "port $PORT" "tls on" "tls_starttls on" \
+	    "tls_trust_file $pki/ca.pem" "auth on" "user alice" \
+	    "password s3cret-Pa55" "from sender@example.org" \
+	    "domain client.example.org" "$@" "account default : t"
+}
+
+flush() {	# flush ARGS...: sets RC, ERR
+	"$RQF" "$@" >"$T/.out" 2>"$T/.err"
+	RC=$?
+	ERR=$(cat "$T/.err")
+}
+
+json() {
+	"$RQ" -bp --json | python3 -c "import json,sys; q=json.load(sys.stdin); print($1)"
+}
+
+# due_later: 0 when the only message's next attempt lies in the future.
+due_later() {
+	"$RQ" -bp --json | python3 -c '
+import datetime, json, sys
+q = json.load(sys.stdin)
+t = datetime.datetime.fromisoformat(q[0]["next_attempt"].replace("Z", "+00:00"))
+sys.exit(0 if t > datetime.datetime.now(datetime.timezone.utc) else 1)'
+}
+
+# wire N: what the client sent in session N (decrypted), CRs removed.
+wire() {
+	tr -d '\r' <"$DIR/conn-$1.in" 2>/dev/null
+}
+
+# crashed: 0 when the flush died of a signal or a sanitizer spoke.
+crashed() {
+	[ "$RC" -ge 128 ] && return 0
+	printf '%s' "$ERR" | grep -Eq 'Sanitizer|runtime error|Segmentation|core dumped|Aborted'
+}
+
+# Server messages whose envelope names a recipient: count.
+received_for() {
+	grep -l "^RCPT TO:<$1>" "$DIR"/msg-*.env 2>/dev/null | wc -l | tr -d ' '
+}
+
+# check NAME OUTCOME MUST MUSTNOT SCRIPT-LINES...
+#   OUTCOME  deferred | failed | delivered: what the first flush must do
+#   MUST     an extended regex the first session's client bytes must match
+#            ("" for none); MUSTNOT one they must not match ("" for none)
+# The script's rules should name session#1 so that the second flush, run
+# with --all, finds a healthy server: then a deferred message must arrive,
+# a failed one's bounce must arrive, and a delivered one must not be sent
+# again.
+check() {
+	local name=$1 outcome=$2 must=$3 mustnot=$4
+	shift 4
+	server "$EHLO_PLAIN" "$EHLO_TLS" "$@"
+	config ${CFG_EXTRA:+"$CFG_EXTRA"}
+	printf 'Subject: %s\n\nbody of %s\n' "$name" "$name" |
+	    "$RQ" -odq rcpt@example.net || bail "$name: cannot queue"
+	flush
+	ok "$(crashed; [ $? -ne 0 ]; echo $?)" "$name: the flush ends cleanly (exit $RC)"
+	case $outcome in
+	deferred)
+		is "$RC" 75 "$name: exit 75"
+		is "$(queued)" 1 "$name: the message is still queued"
+		is "$(json 'q[0]["state"] + " " + str(q[0]["attempts"])')" \
+		    "deferred 1" "$name: state deferred after one attempt"
+		ok "$(due_later; echo $?)" "$name: the next attempt is later"
+		;;
+	failed)
+		is "$RC" 69 "$name: exit 69"
+		is "$(json 'len(q)')" 1 "$name: the original is gone, one bounce queued"
+		is "$(json 'q[0]["sender"] + " -> " + q[0]["recipients"][0]["address"]')" \
+		    " -> sender@example.org" "$name: the bounce goes to the sender"
+		;;
+	delivered)
+		is "$RC" 0 "$name: exit 0"
+		is "$(queued)" 0 "$name: the message is removed"
+		is "$(received_for rcpt@example.net)" 1 "$name: the server has it"
+		;;
+	esac
+	[ -n "$must" ] && like "$(wire 1)" "$must" "$name: on the wire: $must"
+	[ -n "$mustnot" ] && unlike "$(wire 1)" "$mustnot" "$name: not on the wire: $mustnot"
+
+	flush --all
+	case $outcome in
+	deferred)
+		is "$RC.$(queued)" 0.0 "$name: the retry delivers it"
+		is "$(received_for rcpt@example.net)" 1 "$name: the server has it once"
+		grep -lq "^Subject: $name" "$DIR"/msg-*.eml 2>/dev/null
+		ok $? "$name: with its content"
+		;;
+	failed)
+		is "$RC.$(queued)" 0.0 "$name: the bounce is relayed"
+		is "$(received_for sender@example.org)" 1 "$name: the sender gets the bounce"
+		is "$(received_for rcpt@example.net)" 0 "$name: the failed message never arrived"
+		;;
+	delivered)
+		is "$RC" 0 "$name: nothing left to do"
+		ok "$([ ! -e "$DIR/conn-2.in" ]; echo $?)" "$name: no new session, never resent"
+		;;
+	esac
+}
+
+S=session#1
+
+# --- 4xx at each command: deferred ---------------------------------------------
+check "greeting 421" deferred '' 'EHLO' "reply $S GREETING 421 4.3.2 not now"
+check "greeting 450" deferred '' 'EHLO' "reply $S GREETING 450 4.3.2 busy"
+check "EHLO 451" deferred 'EHLO' 'STARTTLS|AUTH|MAIL' "reply $S EHLO#1 451 4.3.0 later"
+check "EHLO after TLS 451" deferred 'EHLO' 'AUTH|MAIL' "reply $S EHLO#2 451 4.3.0 later"
+check "STARTTLS 454" deferred 'STARTTLS' 'AUTH|MAIL' "reply $S STARTTLS 454 4.7.0 TLS not available"
+check "AUTH 454" deferred 'AUTH' 'MAIL' "reply $S AUTH 454 4.7.0 temporary authentication failure"
+check "MAIL 451" deferred 'MAIL FROM' 'RCPT|DATA' "reply $S MAIL 451 4.3.0 later"
+check "RCPT 450" deferred 'RCPT TO' 'DATA' "reply $S RCPT 450 4.2.1 mailbox busy"
+check "DATA 451" deferred 'DATA' 'Subject' "reply $S DATA 451 4.3.0 later"
+check "end of data 452" deferred '^\.$' '' \
+    "reply $S DOT 452 4.3.1 insufficient storage"
+
+# --- 5xx: MAIL, RCPT, DATA, end of data fail; session-level 5xx defers ------------
+check "MAIL 550" failed 'MAIL FROM' 'RCPT|DATA' "reply $S MAIL 550 5.7.1 sender rejected"
+check "RCPT 550" failed 'RCPT TO' 'DATA' "reply $S RCPT 550 5.1.1 no such user"
+check "DATA 554" failed 'DATA' 'Subject' "reply $S DATA 554 5.5.1 no valid recipients"
+check "end of data 554" failed '^\.$' '' "reply $S DOT 554 5.7.1 spam"
+check "greeting 554" deferred '' 'EHLO' "reply $S GREETING 554 5.3.2 no service"
+check "EHLO 554" deferred 'EHLO' 'HELO|STARTTLS|MAIL' "reply $S EHLO#1 554 5.7.1 go away"
+# HELO is the fallback for 500/502 only when TLS is not required: here
+# it would mean a session without STARTTLS.
+check "EHLO 500 with TLS required" deferred 'EHLO' 'HELO|STARTTLS|MAIL' \
+    "reply $S EHLO#1 500 5.5.1 unknown"
+check "STARTTLS 554" deferred 'STARTTLS' 'AUTH|MAIL' "reply $S STARTTLS 554 5.7.0 no TLS for you"
+check "AUTH 535" deferred 'AUTH' 'MAIL' "reply $S AUTH 535 5.7.8 bad credentials"
+check "AUTH 504" deferred 'AUTH' 'MAIL' "reply $S AUTH 504 5.5.4 mechanism unknown"
+
+# --- the same with PIPELINING: the replies are matched by position -------------
+EHLO_PLAIN="ehlo PIPELINING 8BITMIME ENHANCEDSTATUSCODES STARTTLS AUTH PLAIN LOGIN"
+EHLO_TLS="ehlo-tls PIPELINING 8BITMIME ENHANCEDSTATUSCODES AUTH PLAIN LOGIN"
+check "pipelined MAIL 451" deferred 'MAIL FROM' 'Subject' "reply $S MAIL 451 4.3.0 later"
+check "pipelined RCPT 550" failed 'RCPT TO' 'Subject' "reply $S RCPT 550 5.1.1 unknown"
+check "pipelined DATA 451" deferred 'DATA' 'Subject' "reply $S DATA 451 4.3.0 later"
+check "pipelined MAIL 550" failed 'MAIL FROM' 'Subject' "reply $S MAIL 550 5.7.1 no"
+EHLO_PLAIN="ehlo 8BITMIME ENHANCEDSTATUSCODES STARTTLS AUTH PLAIN LOGIN"
+EHLO_TLS="ehlo-tls 8BITMIME ENHANCEDSTATUSCODES AUTH PLAIN LOGIN"
+
+# --- the connection drops at each stage ------------------------------------------
+check "drop at greeting" deferred '' 'EHLO' "disconnect $S GREETING"
+check "drop after EHLO" deferred 'EHLO' 'STARTTLS|MAIL' "disconnect-after $S EHLO#1"
+check "drop at STARTTLS" deferred 'STARTTLS' 'AUTH|MAIL' "disconnect $S STARTTLS"
+check "drop after STARTTLS 220" deferred 'STARTTLS' 'AUTH|MAIL' "disconnect-after $S STARTTLS"
+check "drop at AUTH" deferred 'AUTH' 'MAIL' "disconnect $S AUTH"
+check "drop after AUTH 235" deferred 'AUTH' 'MAIL' "disconnect-after $S AUTH"
+check "drop at MAIL" deferred 'MAIL' 'RCPT' "disconnect $S MAIL"
+check "drop at RCPT" deferred 'RCPT' 'DATA' "disconnect $S RCPT"
+check "drop at DATA" deferred 'DATA' 'Subject' "disconnect $S DATA"
+check "drop mid-body" deferred 'DATA' '' "disconnect $S BODY 20"
+# Cut after the final dot, before the reply: the server stored nothing,
+# the client cannot know; it must send the whole message again.
+check "drop before the reply to the dot" deferred '^\.$' '' \
+    "disconnect $S DOT"
+ok "$(wire 2 | grep -c '^\.$' | grep -qx 1; echo $?)" \
+    "drop before the reply to the dot: the whole message went again"
+# Cut right after the 250: delivered, and never sent again.
+check "drop after the reply to the dot" delivered '^\.$' '' \
+    "disconnect-after $S DOT"
+
+# --- a silent server: deferred after `timeout` ----------------------------------
+CFG_EXTRA="timeout 2s"
+for stage in GREETING EHLO#1 MAIL DOT; do
+	start=$(date +%s)
+	check "silence at $stage" deferred '' '' "hang $S $stage"
+	took=$(($(date +%s) - start))
+	ok "$([ "$took" -lt 15 ]; echo $?)" "silence at $stage: gave up in time (${took}s)"
+done
+CFG_EXTRA=
+
+# --- hostile replies: the session ends, the message is deferred ----------------
+check "1 MB greeting without CRLF" deferred '' 'MAIL' \
+    "raw $S GREETING 1048576*\"x\""
+check "1 MB line at MAIL" deferred 'MAIL' 'RCPT' \
+    "raw $S MAIL \"250 \" 1048576*\"x\" \"\\r\\n\""
+check "100000 continuation lines" deferred 'EHLO' 'MAIL' \
+    "raw $S EHLO#1 100000*\"250-x\\r\\n\" \"250 ok\\r\\n\""
+check "endless reply" deferred 'EHLO' 'MAIL' "endless $S EHLO#1"
+check "endless reply in TLS" deferred 'MAIL' 'RCPT' "endless $S MAIL"
+check "code mismatch 250-a 251 b" deferred 'MAIL' 'RCPT' \
+    "raw $S MAIL \"250-a\\r\\n251 b\\r\\n\""
+check "short code 25" deferred 'RCPT' 'DATA' "raw $S RCPT \"25\\r\\n\""
+check "long code 2500 x" deferred 'MAIL' 'RCPT' "raw $S MAIL \"2500 x\\r\\n\""
+check "NUL in the greeting" deferred '' 'MAIL' \
+    "raw $S GREETING \"220 hello\\0world\\r\\n\""
+check "NUL in a reply" deferred 'MAIL' 'RCPT' "raw $S MAIL \"250 o\\0k\\r\\n\""
+check "bare CR inside a reply line" deferred 'MAIL' 'RCPT' \
+    "raw $S MAIL \"250 o\\rk\\r\\n\""
+check "bare CR inside the greeting" deferred '' 'MAIL' \
+    "raw $S GREETING \"220 hello\\r220 again\\r\\n\""
+# A reply line ended by a bare LF is accepted as a line end (src/reply.h
+# says so, as Postfix's client does): it must lead to the same session as
+# CRLF, not to a crash or a confused parser.
+check "bare LF line ends" delivered 'MAIL' '' \
+    "raw $S EHLO#1 \"250-localhost\\n250-STARTTLS\\n250 AUTH PLAIN\\n\"" \
+    "raw $S GREETING \"220 hi\\n\"" "raw $S MAIL \"250 ok\\n\""
+
+done_testing
