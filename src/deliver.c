@@ -402,17 +402,17 @@ record(struct job *j, struct qmsg *m, const struct smtp_result *res,
 		__atomic_fetch_add(&j->sh->sent, 1, __ATOMIC_SEQ_CST);
 	}
 
-	if (j->o->verbose || j->o->only_id != NULL || msgout != OUT_OK) {
+	/* -v and --id (relayq -odi) show each outcome on the terminal. */
+	if (j->o->verbose || j->o->only_id != NULL) {
 		if (msgout == OUT_OK)
 			notice(j->o, "%s: sent via %s", m->env.id,
 			    relay != NULL ? relay : "?");
-		else if (j->o->verbose || j->o->only_id != NULL)
-			for (i = 0; i < n && i < res->n; i++)
-				if (res->r[i].tried && res->r[i].out != OUT_OK)
-					notice(j->o, "%s: <%s>: %s: %s",
-					    m->env.id, m->env.rcpts.v[i],
-					    outcome_name(res->r[i].out),
-					    res->r[i].reply);
+		for (i = 0; i < n && i < res->n; i++)
+			if (res->r[i].tried && res->r[i].out != OUT_OK)
+				notice(j->o, "%s: <%s>: %s: %s", m->env.id,
+				    m->env.rcpts.v[i],
+				    outcome_name(res->r[i].out),
+				    res->r[i].reply);
 	}
 }
 

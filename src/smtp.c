@@ -247,7 +247,7 @@ flush(struct smtp *s, int timeout_ms, struct rq_err *err)
 
 /*
  * Read one reply into r (which is reset first).  With redact, the trace
- * shows only the code.  A 421 ("service not available, closing") marks
+ * shows only the code of 334 lines (SASL challenges).  A 421 ("service not available, closing") marks
  * the session dead but is returned as a reply: the caller decides what it
  * means for the command that got it.
  */
@@ -267,7 +267,8 @@ get_reply(struct smtp *s, struct reply *r, int timeout_ms, int redact,
 		if (s->trace != NULL) {
 			char *t, *e;
 
-			if (redact) {
+			if (redact && s->line.len >= 3 &&
+			    memcmp(s->line.data, "334", 3) == 0) {
 				t = xasprintf("%.3s ****", s->line.data);
 			} else {
 				t = xstrndup(s->line.data, s->line.len);
@@ -460,11 +461,18 @@ authenticate(struct smtp *s, const struct smtp_params *p, struct rq_err *err)
 	if (rc == 0)
 		rc = flush(s, tmo(s, TMO_AUTH), err);
 	for (rounds = 0; rc == 0; rounds++) {
-		rc = get_reply(s, &r, tmo(s, TMO_AUTH), r.code == 334 ||
-		    rounds == 0, err);
+		rc = get_reply(s, &r, tmo(s, TMO_AUTH), 1, err);
 		if (rc != 0)
 			break;
 		srv = r.code;
+		if (srv == 235 && !auth_complete(as)) {
+			/* SCRAM: success before the server proved it knows
+			   the password is no success. */
+			rc = rq_errf(err, EX_TEMPFAIL, "authentication failed "
+			    "at %s: it answered 235 before proving it knows "
+			    "the password (mechanism %s)", s->host, mech);
+			break;
+		}
 		if (srv == 235)
 			break;
 		if (srv != 334 || rounds >= AUTH_ROUNDS_MAX) {

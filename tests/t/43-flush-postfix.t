@@ -17,14 +17,12 @@ json() {
 }
 
 write_config "logfile $T/log" \
-    "account pf" "host $PF_HOST" "tls_host_override $PF_HOST" \
+    "account pf" "host localhost" \
     "port $PF_PORT" "tls on" "tls_trust_file $PF_CA" "auth on" \
     "user $PF_USER" "password $PF_PASS" "from sender@example.org" \
     "domain client.example.org" \
     "account pftls : pf" "port $PF_TLS_PORT" "tls_starttls off" \
     "account default : pf"
-# The certificate's name must resolve to the loopback server.
-sed -i "s/^host $PF_HOST/host localhost/" "$T/config"
 
 for i in $(seq 1 20); do
 	printf 'Subject: pf %d\n\n.dot line\nbody %d\n' "$i" "$i" |
