@@ -1,0 +1,63 @@
+#!/bin/bash
+# relayq -- rate_limit N/PERIOD holds an account to N messages per period
+# across runs: the rest stay due and untouched (no attempt counted) until
+# the period has moved on; max_messages_per_connection opens new sessions.
+# Copyright (C) 2026 the relayq developers
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+. "$(dirname "$0")/../lib/harness.sh"
+
+SRV=$TOP/tests/smtpd/rq-testsmtpd
+[ -x "$SRV" ] || bail "tests/smtpd/rq-testsmtpd is not built (make tests)"
+
+mkdir -p "$T/srv"
+echo "ehlo PIPELINING 8BITMIME" >"$T/srv.script"
+"$SRV" -o "$T/srv" -s "$T/srv.script" -t 60 &
+at_exit "kill $! 2>/dev/null"
+for i in $(seq 1 100); do
+	[ -s "$T/srv/port" ] && break
+	sleep 0.05
+done
+port=$(cat "$T/srv/port")
+
+json() {
+	"$RQ" -bp --json | python3 -c "import json,sys; q=json.load(sys.stdin); print($1)"
+}
+received() { ls "$T"/srv/msg-*.eml 2>/dev/null | wc -l | tr -d ' '; }
+sessions() { ls "$T"/srv/conn-*.info 2>/dev/null | wc -l | tr -d ' '; }
+
+write_config "logfile $T/log" "account t" "host 127.0.0.1" "port $port" \
+    "tls off" "from sender@example.org" "rate_limit 3/1h" \
+    "account default : t"
+for i in 1 2 3 4 5; do
+	printf 'Subject: %d\n\nbody\n' "$i" | "$RQ" -odq "r$i@example.net"
+done
+
+"$RQF"
+is "$?" 75 "limit reached with mail left: exit 75"
+is "$(received)" 3 "three messages sent"
+is "$(json 'len(q)')" 2 "two left in the queue"
+is "$(json 'sum(m["attempts"] for m in q)')" 0 "the two left were not attempted"
+like "$(cat "$T/log")" 'rate limit 3 per 3600s reached' "the log says why"
+
+"$RQF"
+is "$(received)" 3 "a second run within the hour sends nothing"
+
+RELAYQ_FAKE_NOW=$(( $(date +%s) + 3601 )) "$RQF"
+is "$?" 0 "an hour later the rest goes"
+is "$(received)" 5 "all five sent"
+is "$(queued)" 0 "the queue is empty"
+
+# max_messages_per_connection: 6 messages, 2 per session, 1 connection.
+write_config "logfile $T/log" "account t" "host 127.0.0.1" "port $port" \
+    "tls off" "from sender@example.org" "connections 1" \
+    "max_messages_per_connection 2" "account default : t"
+before=$(sessions)
+for i in 1 2 3 4 5 6; do
+	printf 'Subject: %d\n\nbody\n' "$i" | "$RQ" -odq "m$i@example.net"
+done
+"$RQF"
+is "$?" 0 "max_messages_per_connection: all delivered"
+is "$(( $(sessions) - before ))" 3 "in three sessions of two messages"
+
+done_testing
