@@ -28,8 +28,9 @@
 #                       PF_USER@PF_REALM is accepted too)
 #         PF_REALM      the SASL realm
 #         PF_CA         the CA certificate that signed the server's one
-#         PF_HOST       the name in the server's certificate (mx.example.test;
-#                       127.0.0.1 and localhost are in it as well)
+#         PF_HOST       a name in the server's certificate to verify it by
+#                       (localhost with tests/lib/certs.sh's certificate,
+#                       else mx.example.test; 127.0.0.1 is in it as well)
 #         PF_MECHS      the SASL mechanisms offered
 #       Every recipient in every domain is accepted and delivered to one
 #       maildir, DIR/mail/inbox/new/: one file per recipient, whose first
@@ -106,10 +107,12 @@ _pf_searchable() {
 	done
 }
 
-# _pf_certs DIR: a CA and a server certificate for mx.example.test,
-# localhost and 127.0.0.1 in DIR/certs (ca.pem, server.pem, server.key).
+# _pf_certs DIR: a CA and a server certificate in DIR/certs (ca.pem,
+# server.pem, server.key) and the name to verify it by in DIR/certs/host.
 # tests/lib/certs.sh, when present and usable, is the one source of test
-# certificates; otherwise they are made here with certtool.
+# certificates (its server certificate names localhost, 127.0.0.1 and ::1);
+# otherwise they are made here with certtool, for mx.example.test,
+# localhost and 127.0.0.1.
 _pf_certs() {
 	local c=$1/certs f
 	mkdir -p "$c" || return 1
@@ -130,6 +133,7 @@ _pf_certs() {
 			    --infile "$c/server.pem" >/dev/null 2>&1; then
 				chmod 0644 "$c/ca.pem" "$c/server.pem"
 				chmod 0600 "$c/server.key"
+				echo localhost >"$c/host"
 				return 0
 			fi
 			rm -f "$c/ca.pem" "$c/server.pem" "$c/server.key"
@@ -165,6 +169,7 @@ EOF
 	    --template "$c/server.tmpl" --outfile "$c/server.pem" >/dev/null 2>&1 ||
 	    { _pf_err "certtool failed to make test certificates in $c"; return 1; }
 	chmod 0600 "$c/ca.key" "$c/server.key"
+	echo mx.example.test >"$c/host"
 }
 
 # _pf_write_config DIR PORT TLS_PORT PLAIN_PORT [NAME=VALUE...]
@@ -187,7 +192,7 @@ maillog_file = $dir/maillog
 maillog_file_prefixes = $dir
 inet_interfaces = 127.0.0.1
 inet_protocols = ipv4
-myhostname = $PF_HOST
+myhostname = mx.example.test
 mydomain = example.test
 myorigin = \$myhostname
 mydestination =
@@ -334,8 +339,11 @@ postfix_start() {
 	chown nobody "$dir/mail" || return 73
 	: >"$dir/maillog"
 	_pf_searchable "$dir" || { _pf_err "cannot make $dir searchable"; return 73; }
-	[ -s "$dir/certs/server.pem" ] || _pf_certs "$dir" || return 1
+	if ! [ -s "$dir/certs/server.pem" ] || ! [ -s "$dir/certs/host" ]; then
+		_pf_certs "$dir" || return 1
+	fi
 	PF_CA=$dir/certs/ca.pem
+	PF_HOST=$(cat "$dir/certs/host")
 
 	# The SASL database: the user in our realm, readable by smtpd, which
 	# runs as postfix.  saslpasswd2 also stores the SCRAM and CRAM
@@ -407,8 +415,9 @@ EOF
 postfix_stop() {
 	local dir=$1 pid i
 	[ -d "$dir/etc" ] || return 0
-	pid=$(tr -dc 0-9 <"$dir/spool/pid/master.pid" 2>/dev/null)
-	postfix -c "$dir/etc" stop >/dev/null 2>&1
+	# "|| ..." throughout: a caller under set -e must not die here.
+	pid=$(tr -dc 0-9 <"$dir/spool/pid/master.pid" 2>/dev/null) || pid=
+	postfix -c "$dir/etc" stop >/dev/null 2>&1 || :
 	if [ -n "$pid" ]; then
 		for i in $(seq 1 50); do
 			kill -0 "$pid" 2>/dev/null || break
@@ -417,10 +426,10 @@ postfix_stop() {
 		# Only this instance's master, by its own pid file.
 		if kill -0 "$pid" 2>/dev/null &&
 		    grep -q master "/proc/$pid/comm" 2>/dev/null; then
-			kill -9 "$pid" 2>/dev/null
+			kill -9 "$pid" 2>/dev/null || :
 		fi
 	fi
-	rm -rf "$dir/spool" "$dir/data"
+	rm -rf "$dir/spool" "$dir/data" || :
 	return 0
 }
 
