@@ -416,7 +416,7 @@ postfix_stop() {
 	local dir=$1 pid i
 	[ -d "$dir/etc" ] || return 0
 	# "|| ..." throughout: a caller under set -e must not die here.
-	pid=$(tr -dc 0-9 <"$dir/spool/pid/master.pid" 2>/dev/null) || pid=
+	pid=$(tr -dc 0-9 2>/dev/null <"$dir/spool/pid/master.pid") || pid=
 	postfix -c "$dir/etc" stop >/dev/null 2>&1 || :
 	if [ -n "$pid" ]; then
 		for i in $(seq 1 50); do
