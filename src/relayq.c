@@ -707,22 +707,26 @@ flush_argv(const struct ctx *c, struct strlist *av, const char *path)
 }
 
 /*
- * Start relayq-flush fully detached: its own session, standard streams on
- * /dev/null, not our child (double fork), so that cron and PHP, which wait
- * for every descendant holding their pipes, never wait for delivery.
+ * Run relayq-flush with the configuration we used, plus extra arguments
+ * (NULL-terminated).  Detached: its own session, standard streams on
+ * /dev/null, and not our child (double fork), so that cron and PHP, which
+ * wait for every descendant holding their pipes, never wait for delivery.
+ * Otherwise it runs in the foreground with its output on our standard
+ * error, and we wait for it.
+ *
+ * A set-group-ID submit never runs it: the flush needs the relay
+ * credentials, which only the relayq user may read; in system mode the
+ * systemd path unit (or the watcher) starts delivery.
  */
 static void
-start_background_flush(const struct ctx *c)
+run_flush(const struct ctx *c, int detached, const char *extra, ...)
 {
 	struct strlist av = { 0 };
 	char *path;
+	const char *arg;
+	va_list ap;
 	pid_t pid;
 
-	/*
-	 * A set-group-ID submit must not deliver: the flush needs the relay
-	 * credentials, which only the relayq user may read.  In system mode
-	 * the systemd path unit (or the watcher) starts it.
-	 */
 	if (c->o->setgid)
 		return;
 	path = flush_path(c->o);
@@ -734,56 +738,31 @@ start_background_flush(const struct ctx *c)
 		return;
 	}
 	flush_argv(c, &av, path);
+	va_start(ap, extra);
+	for (arg = extra; arg != NULL; arg = va_arg(ap, const char *))
+		strlist_add(&av, arg);
+	va_end(ap);
+	if (!detached && c->o->verbose)
+		strlist_add(&av, "-v");
+
 	fflush(NULL);
 	pid = fork();
 	if (pid == 0) {
 		int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
 
-		if (setsid() < 0 || fd < 0)
+		if (fd < 0)
 			_exit(1);
-		if (fork() != 0)
-			_exit(0);
 		dup2(fd, STDIN_FILENO);
-		dup2(fd, STDOUT_FILENO);
-		dup2(fd, STDERR_FILENO);
-		execv(path, av.v);
-		_exit(127);
-	}
-	if (pid > 0)
-		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-			continue;
-	strlist_free(&av);
-	free(path);
-}
-
-/*
- * -odi: try this message now, in the foreground.  relayq-flush reports the
- * outcome on standard error (ours); our exit status still means "queued".
- */
-static void
-interactive_flush(const struct ctx *c, const char *id)
-{
-	struct strlist av = { 0 };
-	char *path = flush_path(c->o);
-	pid_t pid;
-
-	if (c->o->setgid || access(path, X_OK) != 0) {
-		free(path);
-		return;
-	}
-	flush_argv(c, &av, path);
-	strlist_add(&av, "--id");
-	strlist_add(&av, id);
-	if (c->o->verbose)
-		strlist_add(&av, "-v");
-	fflush(NULL);
-	pid = fork();
-	if (pid == 0) {
-		int fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-
-		if (fd >= 0)
-			dup2(fd, STDIN_FILENO);
-		dup2(STDERR_FILENO, STDOUT_FILENO);
+		if (detached) {
+			if (setsid() < 0)
+				_exit(1);
+			if (fork() != 0)
+				_exit(0);
+			dup2(fd, STDOUT_FILENO);
+			dup2(fd, STDERR_FILENO);
+		} else {
+			dup2(STDERR_FILENO, STDOUT_FILENO);
+		}
 		execv(path, av.v);
 		_exit(127);
 	}
@@ -922,9 +901,9 @@ submit(struct ctx *c)
 	if (ids.n > 0) {
 		if (o->delivery == DELIVER_INTERACTIVE)
 			for (size_t i = 0; i < ids.n; i++)
-				interactive_flush(c, ids.v[i]);
+				run_flush(c, 0, "--id", ids.v[i], NULL);
 		else if (o->delivery == DELIVER_BACKGROUND)
-			start_background_flush(c);
+			run_flush(c, 1, NULL);
 	}
 	strlist_free(&ids);
 	return worst;
@@ -1112,7 +1091,7 @@ smtp_mode(struct ctx *c)
 	strlist_free(&rcpts);
 	free(host);
 	if (queued > 0 && c->o->delivery == DELIVER_BACKGROUND)
-		start_background_flush(c);
+		run_flush(c, 1, NULL);
 	return EX_OK;
 }
 
