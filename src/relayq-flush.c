@@ -10,6 +10,7 @@
  * deferred, else 69 at least one failed, 78 configuration.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <poll.h>
 #include <popt.h>
@@ -17,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -299,6 +301,81 @@ check_account(const struct conf *conf, const char *name, int verbose)
 	return worst;
 }
 
+/* ---- coalescing plain runs ------------------------------------------------- */
+
+/*
+ * relayq starts a plain relayq-flush after every submission, so a burst
+ * of cron jobs would start a burst of flushes, each opening sessions.
+ * Plain runs coalesce instead: one holds QUEUE/flush.lock and runs again
+ * as long as QUEUE/flush.again appears; a run that finds the lock taken
+ * leaves that note and exits 0.  (Per-message locks, not this, are what
+ * keeps two flushes from sending one message; --all, --id, -a and
+ * --watch runs never leave a note in place of running.)
+ */
+static void
+add_stats(struct deliver_stats *tot, const struct deliver_stats *st)
+{
+	tot->sent += st->sent;
+	tot->deferred += st->deferred;
+	tot->failed += st->failed;
+	tot->config_error |= st->config_error;
+	if (st->next_due != 0 && (tot->next_due == 0 ||
+	    st->next_due < tot->next_due))
+		tot->next_due = st->next_due;
+}
+
+static void
+touch(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW,
+	    0600);
+
+	if (fd >= 0)
+		close(fd);
+}
+
+static int
+run_coalesced(struct queue *q, const struct deliver_opts *o,
+    struct deliver_stats *tot, struct rq_err *err)
+{
+	struct deliver_stats st;
+	char *lockpath, *again;
+	int lfd, rc = 0;
+
+	memset(tot, 0, sizeof(*tot));
+	lockpath = xasprintf("%s/flush.lock", queue_path(q));
+	again = xasprintf("%s/flush.again", queue_path(q));
+	lfd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (lfd < 0) {
+		/* No coalescing possible: just run. */
+		rc = deliver_run(q, o, tot, err);
+		goto out;
+	}
+	for (;;) {
+		if (flock(lfd, LOCK_EX | LOCK_NB) != 0) {
+			touch(again);
+			/* Taken again after the note: the holder may have
+			   let go just before it; else it will see the note. */
+			if (flock(lfd, LOCK_EX | LOCK_NB) != 0)
+				break;
+		}
+		do {
+			(void)unlink(again);
+			rc = deliver_run(q, o, &st, err);
+			add_stats(tot, &st);
+		} while (rc == 0 && !stop_flag && access(again, F_OK) == 0);
+		(void)flock(lfd, LOCK_UN);
+		/* A note left between our last look and the unlock. */
+		if (rc != 0 || stop_flag || access(again, F_OK) != 0)
+			break;
+	}
+	close(lfd);
+out:
+	free(lockpath);
+	free(again);
+	return rc;
+}
+
 /* ---- --watch ------------------------------------------------------------ */
 
 static int
@@ -308,9 +385,9 @@ watch(struct conf **confp, const char *cfgfile, struct queue *q,
 	struct deliver_stats st;
 	struct rq_err err;
 	struct pollfd pfd;
-	char *dir, evbuf[4096] __attribute__((aligned(8)));
+	char *dir, *lock, *again, evbuf[4096] __attribute__((aligned(8)));
 	long long wait;
-	int ifd, rc, ms;
+	int ifd, lfd, rc, ms;
 
 	ifd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
 	if (ifd < 0) {
@@ -327,6 +404,15 @@ watch(struct conf **confp, const char *cfgfile, struct queue *q,
 		return EX_OSERR;
 	}
 	free(dir);
+	/* Plain runs leave notes instead of running beside us. */
+	lock = xasprintf("%s/flush.lock", queue_path(q));
+	again = xasprintf("%s/flush.again", queue_path(q));
+	lfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	free(lock);
+	if (lfd >= 0)
+		while (flock(lfd, LOCK_EX) != 0 && errno == EINTR &&
+		    !stop_flag)
+			;
 	log_line(LOG_INFO, "watching %s", queue_path(q));
 	while (!stop_flag) {
 		if (reload_flag) {
@@ -343,6 +429,8 @@ watch(struct conf **confp, const char *cfgfile, struct queue *q,
 				log_line(LOG_INFO, "configuration reread");
 			}
 		}
+		/* Notes of plain runs are moot: inotify told us. */
+		(void)unlink(again);
 		rc = deliver_run(q, o, &st, &err);
 		if (rc != 0)
 			log_line(LOG_ERR, "%s", err.msg);
@@ -369,6 +457,9 @@ watch(struct conf **confp, const char *cfgfile, struct queue *q,
 		}
 	}
 	close(ifd);
+	if (lfd >= 0)
+		close(lfd);
+	free(again);
 	log_line(LOG_INFO, "stopping on signal");
 	return EX_OK;
 }
@@ -480,7 +571,10 @@ main(int argc, const char **argv)
 	if (dowatch) {
 		ex = watch(&conf, cfgfile, q, &o, verbose);
 	} else {
-		rc = deliver_run(q, &o, &st, &err);
+		if (!all && id == NULL && account == NULL)
+			rc = run_coalesced(q, &o, &st, &err);
+		else
+			rc = deliver_run(q, &o, &st, &err);
 		if (rc != 0) {
 			fprintf(stderr, "relayq-flush: %s\n", err.msg);
 			ex = rc;
