@@ -1,0 +1,332 @@
+#!/bin/bash
+# relayq -- the SMTP extensions and the data path, checked on the bytes the
+# test server recorded: PIPELINING (MAIL, RCPTs and DATA in one segment;
+# replies matched by position across messages) and its absence (one
+# command at a time); many messages over one session with RSET between;
+# BDAT when CHUNKING is offered, byte for byte; SMTPUTF8 (A-labels for a
+# server without it, a clear failure for a UTF-8 local part, the SMTPUTF8
+# parameter when offered); DSN parameters only when DSN is offered;
+# BODY=8BITMIME for 8-bit content; and the SMTP smuggling sequences, which
+# must reach the wire as plain, stuffed lines with one end of data.
+# Copyright (C) 2026 the relayq developers
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+. "$(dirname "$0")/../lib/harness.sh"
+
+SRV=$TOP/tests/smtpd/rq-testsmtpd
+[ -x "$SRV" ] || bail "tests/smtpd/rq-testsmtpd is not built (make tests)"
+
+n=0
+# server SCRIPT-LINES...: a fresh plain-text test server; sets DIR, PORT.
+server() {
+	local i
+	n=$((n + 1))
+	DIR=$T/srv$n
+	mkdir -p "$DIR"
+	printf '%s\n' "$@" >"$DIR.script"
+	"$SRV" -o "$DIR" -s "$DIR.script" -t 120 2>"$DIR.stderr" &
+	at_exit "kill $! 2>/dev/null"
+	for i in $(seq 1 200); do
+		[ -s "$DIR/port" ] && break
+		sleep 0.05
+	done
+	[ -s "$DIR/port" ] || bail "the test server did not start: $(cat "$DIR.stderr")"
+	PORT=$(cat "$DIR/port")
+}
+
+# config [EXTRA KEYS...]: a fresh queue; one session, so that the order of
+# messages on the wire is the order of the queue.
+config() {
+	rm -rf "$T/queue" "$T/log"
+	write_config "logfile $T/log" "account t" "host 127.0.0.1" \
+	    "port $PORT" "tls off" "from sender@example.org" \
+	    "domain client.example.org" "connections 1" "$@" \
+	    "account default : t"
+}
+
+flush() {	# flush ARGS...: sets RC, ERR
+	"$RQF" "$@" >"$T/.out" 2>"$T/.err"
+	RC=$?
+	ERR=$(cat "$T/.err")
+}
+
+json() {
+	"$RQ" -bp --json | python3 -c "import json,sys; q=json.load(sys.stdin); print($1)"
+}
+
+# commands [N]: the command lines of session N (default 1), without the
+# message content, CRs removed.
+commands() {
+	python3 - "$DIR/conn-${1:-1}.in" <<'EOF'
+import sys
+data = open(sys.argv[1], "rb").read()
+out, in_data = [], False
+for line in data.split(b"\r\n"):
+    if in_data:
+        if line == b".":
+            in_data = False
+        continue
+    out.append(line.decode("utf-8", "replace"))
+    if line.upper() == b"DATA":
+        in_data = True
+print("\n".join(out).strip("\n"))
+EOF
+}
+
+# --- PIPELINING: MAIL, every RCPT and DATA leave in one segment ---------------
+# The server closes the connection on reading MAIL, without a reply: only
+# what came in the same segment as MAIL is in its recording.
+server "ehlo PIPELINING 8BITMIME" "disconnect session#1 MAIL"
+config
+printf 'Subject: p\n\nbody\n' | "$RQ" -odq a@example.net b@example.net c@example.net
+flush
+is "$RC" 75 "pipelining, dropped at MAIL: deferred"
+is "$(commands)" "$(printf 'EHLO client.example.org\nMAIL FROM:<sender@example.org>\nRCPT TO:<a@example.net>\nRCPT TO:<b@example.net>\nRCPT TO:<c@example.net>\nDATA')" \
+    "pipelining: MAIL, the three RCPTs and DATA arrived together, before any reply"
+
+server "ehlo 8BITMIME" "disconnect session#1 MAIL"
+config
+printf 'Subject: np\n\nbody\n' | "$RQ" -odq a@example.net b@example.net
+flush
+is "$RC" 75 "no pipelining, dropped at MAIL: deferred"
+is "$(commands)" "$(printf 'EHLO client.example.org\nMAIL FROM:<sender@example.org>')" \
+    "no pipelining: nothing after MAIL until its reply"
+flush --all
+is "$RC" 0 "no pipelining: delivered on the retry"
+is "$(commands 2 | grep -c '^RCPT TO')" 2 "no pipelining: both RCPTs, one at a time"
+
+# --- replies matched by position across the messages of one session -----------
+server "ehlo PIPELINING 8BITMIME" "reply RCPT#3 550 5.1.1 third is unknown" \
+    "reply RCPT#6 450 4.2.1 sixth is busy"
+config
+for m in 1 2 3; do
+	printf 'Subject: pos %d\n\nbody\n' "$m" |
+	    "$RQ" -odq "m${m}a@example.net" "m${m}b@example.net"
+done
+flush
+is "$RC" 75 "six recipients, one 550 and one 450: exit 75"
+is "$(grep -c '^RCPT' "$DIR/conn-1.in")" 6 "one session carried the six RCPTs"
+is "$(grep -o 'to=<[^>]*> .*status=[a-z]*' "$T/log" | sed 's/ .*status=/ /' | sort | tr '\n' ' ')" \
+    "to=<m1a@example.net> sent to=<m1b@example.net> sent to=<m2a@example.net> failed to=<m2b@example.net> sent to=<m3a@example.net> sent to=<m3b@example.net> deferred " \
+    "each reply went to its own recipient"
+is "$(cat "$DIR"/msg-*.env | grep -c '^RCPT')" 4 "the server took four recipients"
+
+# --- many messages over one session, RSET between ---------------------------------
+server "ehlo PIPELINING 8BITMIME"
+config
+for m in 1 2 3 4 5; do
+	printf 'Subject: many %d\n\nbody %d\n' "$m" "$m" | "$RQ" -odq "r$m@example.net"
+done
+flush
+is "$RC.$(queued)" 0.0 "five messages delivered"
+ok "$([ ! -e "$DIR/conn-2.in" ]; echo $?)" "over a single session"
+is "$(commands | grep -E '^(MAIL|RSET|QUIT|EHLO)' | tr '\n' ' ')" \
+    "EHLO client.example.org MAIL FROM:<sender@example.org> RSET MAIL FROM:<sender@example.org> RSET MAIL FROM:<sender@example.org> RSET MAIL FROM:<sender@example.org> RSET MAIL FROM:<sender@example.org> QUIT " \
+    "one EHLO, RSET between the transactions, QUIT at the end"
+for m in 1 2 3 4 5; do
+	grep -q "^Subject: many $m" "$DIR/msg-$m.eml" 2>/dev/null || break
+done
+is "$m" 5 "the server stored the five messages in queue order"
+
+# --- BDAT when CHUNKING is offered: the content byte for byte -------------------
+server "ehlo PIPELINING 8BITMIME CHUNKING"
+config
+printf 'Subject: bdat\n\n.dot line\n..two dots\n.\nbody\r\nend\n' |
+    "$RQ" -odq -i b@example.net
+f=$(last_msg)
+python3 - "$f" "$T/bdat.expected" <<'EOF'
+import sys
+d = open(sys.argv[1], "rb").read()
+open(sys.argv[2], "wb").write(d[d.index(b"\ndata\n") + 6:d.rindex(b"end size=")])
+EOF
+flush
+is "$RC" 0 "BDAT: delivered"
+unlike "$(commands)" '^DATA' "BDAT: no DATA command"
+like "$(commands)" '^BDAT [0-9]+ LAST$' "BDAT: BDAT n LAST"
+cmp -s "$T/bdat.expected" "$DIR/msg-1.eml"
+ok $? "BDAT: the server received exactly the queued content (no dot-stuffing)"
+is "$(($(commands | sed -n 's/^BDAT \([0-9]*\).*/\1/p' | paste -sd+)))" \
+    "$(wc -c <"$T/bdat.expected" | tr -d ' ')" "BDAT: the chunk sizes add up to the content"
+
+# --- SMTPUTF8 -------------------------------------------------------------------
+server "ehlo PIPELINING 8BITMIME"
+config
+printf 'Subject: idn\n\nbody\n' | "$RQ" -odq 'rcpt@bücher.example'
+printf 'Subject: utf8 local\n\nbody\n' | "$RQ" -odq 'jörg@example.net'
+flush
+is "$RC" 69 "no SMTPUTF8: one message fails"
+like "$(commands)" '^RCPT TO:<rcpt@xn--bcher-kva\.example>$' \
+    "no SMTPUTF8: the UTF-8 domain goes out as its A-label"
+unlike "$(commands)" 'SMTPUTF8|jörg|j.rg|bücher' "no SMTPUTF8: no UTF-8 and no SMTPUTF8 on the wire"
+like "$(grep 'jörg' "$T/log")" 'status=failed reply="5\.6\.7 [^"]*not ASCII[^"]*SMTPUTF8' \
+    "no SMTPUTF8: the UTF-8 local part fails with 5.6.7, saying why"
+is "$(json '[r["address"] for m in q for r in m["recipients"]]')" "['sender@example.org']" \
+    "no SMTPUTF8: the sender gets a bounce for it"
+
+server "ehlo PIPELINING 8BITMIME SMTPUTF8"
+config
+printf 'Subject: utf8\n\nbody\n' | "$RQ" -odq 'rcpt@bücher.example' 'jörg@example.net'
+flush
+is "$RC" 0 "SMTPUTF8 offered: delivered"
+like "$(commands)" '^MAIL FROM:<sender@example.org>.* SMTPUTF8' "SMTPUTF8 offered: MAIL carries SMTPUTF8"
+like "$(commands)" '^RCPT TO:<jörg@example.net>' "SMTPUTF8 offered: the local part in UTF-8"
+
+server "ehlo PIPELINING 8BITMIME SMTPUTF8"
+config
+printf 'Subject: ascii\n\nbody\n' | "$RQ" -odq 'plain@example.net'
+flush
+unlike "$(commands)" 'SMTPUTF8' "SMTPUTF8 offered, all ASCII: no SMTPUTF8 parameter"
+
+# --- DSN ------------------------------------------------------------------------
+dsn_submit() {
+	printf 'Subject: dsn\n\nbody\n' |
+	    "$RQ" -odq -N success,failure -R hdrs -V 'env+id=1' d1@example.net
+	printf 'Subject: never\n\nbody\n' | "$RQ" -odq -N never d2@example.net
+}
+server "ehlo PIPELINING 8BITMIME DSN"
+config
+dsn_submit
+flush
+is "$RC" 0 "DSN offered: delivered"
+is "$(commands | grep -E '^(MAIL|RCPT)' | tr '\n' '|')" \
+    "MAIL FROM:<sender@example.org> RET=HDRS ENVID=env+2Bid+3D1|RCPT TO:<d1@example.net> NOTIFY=SUCCESS,FAILURE ORCPT=rfc822;d1@example.net|MAIL FROM:<sender@example.org>|RCPT TO:<d2@example.net> NOTIFY=NEVER ORCPT=rfc822;d2@example.net|" \
+    "DSN offered: RET, ENVID (xtext), NOTIFY and ORCPT from -R, -V and -N"
+
+server "ehlo PIPELINING 8BITMIME"
+config
+dsn_submit
+flush
+is "$RC" 0 "no DSN: delivered all the same"
+unlike "$(commands)" 'RET=|ENVID=|NOTIFY=|ORCPT=' "no DSN: no DSN parameter on the wire"
+
+# --- 8BITMIME ---------------------------------------------------------------------
+server "ehlo PIPELINING 8BITMIME"
+config
+printf 'Subject: 8bit\n\ncaf\303\251\n' | "$RQ" -odq e1@example.net
+printf 'Subject: 7bit\n\ncafe\n' | "$RQ" -odq e2@example.net
+flush
+is "$RC" 0 "8BITMIME: delivered"
+is "$(commands | grep '^MAIL' | tr '\n' '|')" \
+    "MAIL FROM:<sender@example.org> BODY=8BITMIME|MAIL FROM:<sender@example.org>|" \
+    "BODY=8BITMIME for the 8-bit message only"
+grep -q $'^caf\303\251\r$' "$DIR/msg-1.eml"
+ok $? "the 8-bit octets arrive as they were"
+
+server "ehlo PIPELINING"
+config
+printf 'Subject: 8bit\n\ncaf\303\251\n' | "$RQ" -odq e3@example.net
+flush
+is "$RC" 69 "8-bit content, server without 8BITMIME: failed at once"
+unlike "$(commands)" '^MAIL' "and no transaction was opened"
+LC_ALL=C grep -q $'[\200-\377]' "$DIR/conn-1.in"
+ok "$([ $? -ne 0 ]; echo $?)" "no 8-bit octet on the wire"
+like "$(grep e3@ "$T/log")" 'status=failed reply="5\.6\.3 ' "the log says 5.6.3"
+
+# --- SMTP smuggling: the sequences inside bodies ------------------------------------
+server "ehlo PIPELINING 8BITMIME"
+config
+seqs=('\n.\n' '\r.\r' '\r.\n' '\n.\r' '\n.\r\n' '\r\n.\n' '\r.\r\n' '\r\n.\r' '\r\n\0.\r\n')
+mkdir -p "$T/smuggle"
+i=0
+for s in "${seqs[@]}"; do
+	i=$((i + 1))
+	# The injected commands would be a second message if any of these
+	# sequences ended the data early on the server's side.
+	printf "Subject: smuggle $i\n\nbefore${s}MAIL FROM:<evil@example.com>\r\nRCPT TO:<victim@example.com>\r\nDATA\r\nevil\r\n${s}after\n.dot\n" \
+	    >"$T/smuggle/in.$i"
+	"$RQ" -odq -i "s$i@example.net" <"$T/smuggle/in.$i" ||
+	    bail "cannot queue smuggling body $i"
+	cp "$(last_msg)" "$T/smuggle/q.$i"
+done
+flush
+is "$RC.$(queued)" 0.0 "smuggling bodies: all ${#seqs[@]} delivered"
+is "$(ls "$DIR"/msg-*.env | wc -l | tr -d ' ')" "${#seqs[@]}" \
+    "the server saw exactly ${#seqs[@]} messages"
+unlike "$(cat "$DIR"/msg-*.env)" 'evil|victim' "no injected envelope reached the server"
+python3 - "$DIR" "$T/smuggle" "${#seqs[@]}" >"$T/smuggle.out" <<'EOF'
+import binascii, os, re, sys
+srv, sm, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
+wire = open(os.path.join(srv, "conn-1.in"), "rb").read()
+def res(ok, what):
+    print(("PASS " if ok else "FAIL ") + what)
+# 1. no bare CR, no bare LF anywhere in the session
+bare = [i for i, c in enumerate(wire) if
+        (c == 13 and wire[i + 1:i + 2] != b"\n") or
+        (c == 10 and (i == 0 or wire[i - 1] != 13))]
+res(not bare, "no bare CR or LF on the wire (first at %s)" % (bare[:1],))
+# 2. parse as the server must: commands, DATA, lines until "."
+lines = wire.split(b"\r\n")
+bodies, cmds, cur = [], [], None
+for ln in lines:
+    if cur is not None:
+        if ln == b".":
+            bodies.append(b"".join(cur))
+            cur = None
+        else:
+            cur.append(ln + b"\r\n")
+        continue
+    cmds.append(ln)
+    if ln.upper() == b"DATA":
+        cur = []
+res(cur is None, "every DATA ends with one end-of-data")
+res(len(bodies) == count, "%d bodies on the wire (want %d)" % (len(bodies), count))
+res(all(c.startswith((b"EHLO", b"MAIL FROM:<sender@", b"RCPT TO:<s", b"DATA",
+                      b"RSET", b"QUIT")) or c == b"" for c in cmds),
+    "no injected command outside the data")
+# 3. a line starting with a dot is stuffed; un-stuffing gives the queued content
+stuffed = all(not l.startswith(b".") or l.startswith(b"..")
+              for b_ in bodies for l in b_.split(b"\r\n"))
+res(stuffed, "every content line starting with a dot is stuffed")
+for i in range(1, count + 1):
+    q = open(os.path.join(sm, "q.%d" % i), "rb").read()
+    content = q[q.index(b"\ndata\n") + 6:q.rindex(b"end size=")]
+    body = bodies[i - 1] if i <= len(bodies) else b""
+    unstuffed = b"".join(l[1:] + b"\r\n" if l.startswith(b".") else l + b"\r\n"
+                         for l in body.split(b"\r\n")[:-1])
+    res(unstuffed == content, "body %d: un-stuffed wire data == queued content" % i)
+    eml = open(os.path.join(srv, "msg-%d.eml" % i), "rb").read()
+    res(eml == content, "body %d: the server stored the queued content" % i)
+    # 4. the queued content is the input with every CR, LF, CRLF made CRLF
+    raw = open(os.path.join(sm, "in.%d" % i), "rb").read()
+    want = re.sub(rb"\r\n|\r|\n", b"\r\n", raw.split(b"\n\n", 1)[1])
+    got = content.split(b"\r\n\r\n", 1)[1]
+    if b"quoted-printable" in content.split(b"\r\n\r\n", 1)[0]:
+        got = binascii.a2b_qp(got)
+    res(got == want, "body %d: the content is the canonical input (decoded)" % i)
+EOF
+while read -r st rest; do
+	[ "$st" = PASS ]
+	ok $? "smuggling: $rest"
+done <"$T/smuggle.out"
+is "$(grep -c . "$T/smuggle.out")" $((5 + 3 * ${#seqs[@]})) "smuggling: every check ran"
+
+# The flush does not rely on the submit side: a queue file whose content
+# holds bare CR and LF (written by hand, with a correct trailer) is either
+# refused as corrupt or sent with every line end made CRLF.
+server "ehlo PIPELINING 8BITMIME"
+config
+printf 'Subject: forged\n\nbody\n' | "$RQ" -odq forged@example.net
+python3 - "$(last_msg)" <<'EOF'
+import sys
+p = sys.argv[1]
+d = open(p, "rb").read()
+env = d[:d.index(b"\ndata\n") + 6]
+c = (b"Subject: forged\r\n\r\nbefore\n.\nMAIL FROM:<evil@example.com>\r\n"
+     b"RCPT TO:<victim@example.com>\r\nDATA\r\nevil\r.\rafter\r\n.\n")
+open(p, "wb").write(env + c + b"end size=%d eightbit=0 smtputf8=0\n" % len(c))
+EOF
+flush --all
+python3 - "$DIR/conn-1.in" <<'EOF'
+import sys
+w = open(sys.argv[1], "rb").read()
+bad = [i for i, c in enumerate(w) if (c == 13 and w[i + 1:i + 2] != b"\n") or
+       (c == 10 and (i == 0 or w[i - 1] != 13))]
+sys.exit(1 if bad or w.count(b"\r\n.\r\n") > 1 else 0)
+EOF
+ok $? "forged queue content: no bare CR or LF and at most one end of data on the wire"
+unlike "$(cat "$DIR"/msg-*.env 2>/dev/null)" 'evil|victim' \
+    "forged queue content: no injected envelope reached the server"
+ok "$([ "$(ls "$DIR"/msg-*.env 2>/dev/null | wc -l)" -le 1 ]; echo $?)" \
+    "forged queue content: at most one message arrived"
+
+done_testing
