@@ -122,7 +122,7 @@ say(struct sd_conn *c, const char *s)
 
 	if (sd_verbose) {
 		sd_escape(&b, s, strlen(s), 300);
-		sd_log("S: %s", b.data);
+		sd_log("S: %s", b.data ? b.data : "");
 		sbuf_free(&b);
 	}
 	return conn_write(c, s, strlen(s));
@@ -142,7 +142,7 @@ hear(struct sd_conn *c, struct sbuf *out, size_t max)
 		out->data[--out->len] = '\0';
 	if (sd_verbose) {
 		sd_escape(&b, out->data, out->len, 300);
-		sd_log("C: %s", b.data);
+		sd_log("C: %s", b.data ? b.data : "");
 		sbuf_free(&b);
 	}
 	return 0;

@@ -163,8 +163,9 @@ int
 main(int argc, const char **argv)
 {
 	static struct sd_script script;
-	const char *script_path = NULL, *outdir = NULL, *portfile = NULL;
-	char *exec_line = NULL, pfbuf[4200];
+	char *script_path = NULL, *outdir = NULL, *portfile = NULL;
+	char *exec_line = NULL;
+	struct sbuf pfbuf = { 0 };
 	int v6 = 0, max_sessions = -1, lfd, port, opt, accepted = 0, elines = 0;
 	double idle = -1, last;
 	struct children ch = { .n = 0 };
@@ -233,11 +234,11 @@ main(int argc, const char **argv)
 
 	set_signals();
 	lfd = listen_on(v6, &port);
-	if (portfile == NULL) {
-		snprintf(pfbuf, sizeof(pfbuf), "%s/port", outdir);
-		portfile = pfbuf;
-	}
-	write_port(portfile, port);
+	if (portfile == NULL)
+		sbuf_addf(&pfbuf, "%s/port", outdir);
+	else
+		sbuf_addstr(&pfbuf, portfile);
+	write_port(pfbuf.data, port);
 	sd_log("listening on %s port %d", v6 ? "::1" : "127.0.0.1", port);
 
 	last = sd_now();
@@ -304,7 +305,14 @@ main(int argc, const char **argv)
 			kill(ch.pid[k], SIGTERM);
 	if (ch.n > 0)
 		reap(&ch, 1, &last);
+	/* popt hands string arguments over to us. */
+	for (i = 0; i < npending; i++)
+		free(pending[i]);
 	free(pending);
+	free(script_path);
+	free(outdir);
+	free(portfile);
+	sbuf_free(&pfbuf);
 	poptFreeContext(pc);
 	sd_log("exiting");
 	return 0;

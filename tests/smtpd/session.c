@@ -81,7 +81,7 @@ count_verb(struct sess *ss, const char *verb)
 }
 
 static void
-log_bytes(struct sess *ss, const char *dir, const void *p, size_t n)
+log_bytes(const char *dir, const void *p, size_t n)
 {
 	struct sbuf b = { 0 };
 
@@ -189,7 +189,7 @@ respond(struct sess *ss, const char *verb, int nth, const char *deflt,
 
 		planned_code(ss, verb, nth, deflt, code);
 		for (i = 0; i < r->nitems; i++) {
-			log_bytes(ss, "S:", r->items[i].data, r->items[i].len);
+			log_bytes("S:", r->items[i].data, r->items[i].len);
 			if (r->items[i].count != 1)
 				sd_log("   (x%lld)", r->items[i].count);
 			if (send_item(ss, &r->items[i]) != 0) {
@@ -199,7 +199,7 @@ respond(struct sess *ss, const char *verb, int nth, const char *deflt,
 		}
 	} else if (deflt != NULL) {
 		planned_code(ss, verb, nth, deflt, code);
-		log_bytes(ss, "S:", deflt, strlen(deflt));
+		log_bytes("S:", deflt, strlen(deflt));
 		if (conn_write(&ss->c, deflt, strlen(deflt)) != 0) {
 			ss->end = "write-error";
 			return STOP;
@@ -813,7 +813,7 @@ session_run(int fd, int n, const struct sd_script *s, const char *outdir)
 
 		if (r == 0) {
 			if (line.len > 0)
-				log_bytes(&ss, "C: (partial)", line.data,
+				log_bytes("C: (partial)", line.data,
 				    line.len);
 			ss.end = "client-closed";
 			break;
@@ -832,7 +832,7 @@ session_run(int fd, int n, const struct sd_script *s, const char *outdir)
 				break;
 			continue;
 		}
-		log_bytes(&ss, "C:", line.data, line.len);
+		log_bytes("C:", line.data, line.len);
 		line.data[--line.len] = '\0';
 		if (line.len > 0 && line.data[line.len - 1] == '\r')
 			line.data[--line.len] = '\0';
