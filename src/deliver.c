@@ -32,6 +32,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -147,6 +148,19 @@ deliver_our_name(const struct account *a)
 	if (gethostname(host, sizeof(host)) != 0 || host[0] == '\0')
 		rq_strlcpy(host, "localhost", sizeof(host));
 	host[sizeof(host) - 1] = '\0';
+	if (strchr(host, '.') == NULL) {
+		/* EHLO wants a fully qualified name (RFC 5321 4.1.4). */
+		struct addrinfo hints, *ai = NULL;
+
+		memset(&hints, 0, sizeof(hints));
+		hints.ai_flags = AI_CANONNAME;
+		if (getaddrinfo(host, NULL, &hints, &ai) == 0 && ai != NULL &&
+		    ai->ai_canonname != NULL &&
+		    strchr(ai->ai_canonname, '.') != NULL)
+			rq_strlcpy(host, ai->ai_canonname, sizeof(host));
+		if (ai != NULL)
+			freeaddrinfo(ai);
+	}
 	if (idn_domain_to_ascii(host, &out, &e) == 0)
 		return out;
 	return xstrdup(host);

@@ -539,7 +539,8 @@ main(int argc, const char **argv)
 		goto out;
 	}
 	if (docheck) {
-		ex = check_account(conf, check, verbose);
+		ex = check_account(conf, check != NULL ? check : account,
+		    verbose);
 		goto out;
 	}
 	if (account != NULL && conf_account(conf, account) == NULL) {

@@ -440,8 +440,10 @@ authenticate(struct smtp *s, const struct smtp_params *p, struct rq_err *err)
 	t = xasprintf("AUTH %s", mech);
 	if (auth_has_initial(mech)) {
 		rc = auth_step(as, NULL, &resp, err);
-		if (rc != AUTH_STEP_DONE && rc != AUTH_STEP_MORE)
+		if (rc != AUTH_STEP_DONE && rc != AUTH_STEP_MORE) {
+			rq_errctx(err, "cannot authenticate at %s", s->host);
 			goto out_t;
+		}
 		rc = 0;
 		if (s->cmd.len + 1 + (resp[0] != '\0' ? strlen(resp) : 1) + 2
 		    <= CMD_LINE_MAX) {
