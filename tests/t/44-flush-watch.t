@@ -23,6 +23,16 @@ port=$(cat "$T/srv/port")
 write_config "logfile $T/log" "account t" "host 127.0.0.1" "port $port" \
     "tls off" "from sender@example.org" "account default : t"
 
+# wait_log REGEX SECONDS: until the log has a line matching
+wait_log() {
+	local i
+	for i in $(seq 1 $(($2 * 100))); do
+		grep -Eq "$1" "$T/log" 2>/dev/null && return 0
+		sleep 0.01
+	done
+	return 1
+}
+
 # wait_for FILE-PATTERN SECONDS: until the glob matches
 wait_for() {
 	local i
@@ -36,8 +46,7 @@ wait_for() {
 "$RQF" --watch 2>"$T/watch.err" &
 wpid=$!
 at_exit "kill $wpid 2>/dev/null"
-wait_for "$T/log" 5
-sleep 0.2
+wait_log 'watching' 10
 
 start=$(date +%s%N)
 printf 'Subject: one\n\nbody\n' | "$RQ" -odq one@example.net
@@ -52,17 +61,16 @@ is "$(queued)" 0 "and removed from the queue"
 cp "$T/config" "$T/config.good"
 echo "no_such_key 1" >>"$T/config"
 kill -HUP "$wpid"
-sleep 0.3
-like "$(cat "$T/log")" 'keeping the old configuration' \
-    "SIGHUP with a broken file keeps the old configuration"
+wait_log 'keeping the old configuration' 10
+ok $? "SIGHUP with a broken file keeps the old configuration"
 printf 'Subject: two\n\nbody\n' | "$RQ" -C "$T/config.good" -odq two@example.net
 wait_for "$T/srv/msg-2.eml" 5
 ok $? "and mail still flows"
 
 cp "$T/config.good" "$T/config"
 kill -HUP "$wpid"
-sleep 0.3
-like "$(cat "$T/log")" 'configuration reread' "SIGHUP rereads a good file"
+wait_log 'configuration reread' 10
+ok $? "SIGHUP rereads a good file"
 
 kill -TERM "$wpid"
 for i in $(seq 1 300); do
