@@ -329,10 +329,18 @@ postfix_start() {
 	fi
 	mkdir -p "$dir" || return 73
 	dir=$(cd "$dir" && pwd) || return 73
+	# What is removed below must be ours: DIR is empty, or was made by an
+	# earlier postfix_start (the marker).  postfix_start / must never
+	# touch /etc.
+	if [ -n "$(ls -A "$dir")" ] && ! [ -f "$dir/.relayq-postfix" ]; then
+		_pf_err "$dir is not empty and not a private Postfix's directory"
+		return 73
+	fi
+	: >"$dir/.relayq-postfix" || return 73
 	if [ -f "$dir/spool/pid/master.pid" ]; then
 		postfix_stop "$dir"
 	fi
-	rm -rf "$dir/etc" "$dir/spool" "$dir/data"
+	rm -rf "${dir:?}/etc" "${dir:?}/spool" "${dir:?}/data"
 	mkdir -p "$dir/etc" "$dir/spool" "$dir/data" "$dir/mail" || return 73
 	chmod 0755 "$dir" "$dir/etc" "$dir/spool"
 	chown postfix "$dir/data" && chmod 0700 "$dir/data" || return 73
@@ -396,6 +404,7 @@ postfix_start() {
 		postfix_stop "$dir"
 		return 1
 	fi
+	# shellcheck disable=SC2034  # for the caller
 	PF_DIR=$dir PF_PORT=$port PF_TLS_PORT=$tport PF_PLAIN_PORT=$pport
 	cat >"$dir/env" <<EOF
 PF_DIR='$dir'
@@ -414,7 +423,7 @@ EOF
 
 postfix_stop() {
 	local dir=$1 pid i
-	[ -d "$dir/etc" ] || return 0
+	[ -d "$dir/etc" ] && [ -f "$dir/.relayq-postfix" ] || return 0
 	# "|| ..." throughout: a caller under set -e must not die here.
 	pid=$(tr -dc 0-9 2>/dev/null <"$dir/spool/pid/master.pid") || pid=
 	postfix -c "$dir/etc" stop >/dev/null 2>&1 || :
@@ -429,7 +438,7 @@ postfix_stop() {
 			kill -9 "$pid" 2>/dev/null || :
 		fi
 	fi
-	rm -rf "$dir/spool" "$dir/data" || :
+	rm -rf "${dir:?}/spool" "${dir:?}/data" || :
 	return 0
 }
 
