@@ -42,12 +42,25 @@
 
 static volatile sig_atomic_t	stop_flag;
 static volatile sig_atomic_t	reload_flag;
+/* Self-pipe: a signal that comes just before poll(2) still wakes it. */
+static int			sig_pipe[2] = { -1, -1 };
+
+static void
+wake(void)
+{
+	int saved = errno;
+
+	if (sig_pipe[1] >= 0)
+		(void)write(sig_pipe[1], "x", 1);
+	errno = saved;
+}
 
 static void
 on_term(int sig)
 {
 	stop_flag = 1;
 	deliver_signal_workers(sig);
+	wake();
 }
 
 static void
@@ -55,6 +68,7 @@ on_hup(int sig)
 {
 	(void)sig;
 	reload_flag = 1;
+	wake();
 }
 
 /* One write per line, so the lines of parallel sessions do not mix. */
@@ -384,11 +398,13 @@ watch(struct conf **confp, const char *cfgfile, struct queue *q,
 {
 	struct deliver_stats st;
 	struct rq_err err;
-	struct pollfd pfd;
+	struct pollfd pfd[2];
 	char *dir, *lock, *again, evbuf[4096] __attribute__((aligned(8)));
 	long long wait;
 	int ifd, lfd, rc, ms;
 
+	if (pipe2(sig_pipe, O_CLOEXEC | O_NONBLOCK) != 0)
+		sig_pipe[0] = sig_pipe[1] = -1;
 	ifd = inotify_init1(IN_CLOEXEC | IN_NONBLOCK);
 	if (ifd < 0) {
 		fprintf(stderr, "relayq-flush: inotify: %s\n",
@@ -447,12 +463,17 @@ watch(struct conf **confp, const char *cfgfile, struct queue *q,
 		ms = (int)wait * 1000;
 		if (ms == 0)
 			ms = 1000;	/* due now but locked elsewhere */
-		pfd.fd = ifd;
-		pfd.events = POLLIN;
-		rc = poll(&pfd, 1, ms);
+		pfd[0].fd = ifd;
+		pfd[0].events = POLLIN;
+		pfd[1].fd = sig_pipe[0];
+		pfd[1].events = POLLIN;
+		rc = poll(pfd, sig_pipe[0] >= 0 ? 2 : 1, ms);
 		if (rc > 0) {
 			/* Drain; the next run looks at the whole queue. */
 			while (read(ifd, evbuf, sizeof(evbuf)) > 0)
+				;
+			while (sig_pipe[0] >= 0 &&
+			    read(sig_pipe[0], evbuf, sizeof(evbuf)) > 0)
 				;
 		}
 	}
