@@ -2,11 +2,11 @@
 # relayq -- concurrent flushes and flushes killed with SIGKILL: 200 queued
 # messages and two plain flushes started together (they coalesce), 500 and
 # two --all flushes (they work side by side) -> every message arrives
-# exactly once, by Message-ID; a flush killed while the server holds back its reply to
-# MAIL, RCPT, DATA, the final dot or the greeting, followed by a new flush
-# -> nothing lost, a duplicate only for a message whose final reply was
-# still outstanding (at most one per open connection); a recipient the
-# server accepted in a partly successful transaction is never sent again,
+# exactly once, by Message-ID; a flush killed while the server holds back
+# its reply to MAIL, RCPT, DATA, the final dot or the greeting, followed by
+# a new flush -> nothing lost, a duplicate only for a message whose final
+# reply was still outstanding (at most one per open connection); a
+# recipient the server accepted in a partly successful transaction is never sent again,
 # even when the flush dies right after.
 # Copyright (C) 2026 the relayq developers
 # SPDX-License-Identifier: GPL-3.0-or-later
