@@ -6,8 +6,8 @@
 # its reply to MAIL, RCPT, DATA, the final dot or the greeting, followed by
 # a new flush -> nothing lost, a duplicate only for a message whose final
 # reply was still outstanding (at most one per open connection); a
-# recipient the server accepted in a partly successful transaction is never sent again,
-# even when the flush dies right after.
+# recipient the server accepted in a partly successful transaction is
+# never sent again, even when the flush dies right after.
 # Copyright (C) 2026 the relayq developers
 # SPDX-License-Identifier: GPL-3.0-or-later
 
