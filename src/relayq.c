@@ -844,6 +844,29 @@ out:
 	return ex;
 }
 
+/*
+ * Open a message file with the caller's own group, not ours: a set-group-ID
+ * relayq must not read the queue (or anything else of group relayq) on a
+ * user's behalf.  The saved set-group-ID lets us switch back.
+ */
+static int
+open_as_caller(const struct options *o, const char *path)
+{
+	gid_t egid = getegid();
+	int fd, saved;
+
+	if (o->setgid && setegid(getgid()) != 0)
+		die(EX_OSERR, "cannot drop the group privilege: %s",
+		    strerror(errno));
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	saved = errno;
+	if (o->setgid && setegid(egid) != 0)
+		die(EX_OSERR, "cannot restore the group privilege: %s",
+		    strerror(errno));
+	errno = saved;
+	return fd;
+}
+
 static int
 submit(struct ctx *c)
 {
@@ -873,7 +896,7 @@ submit(struct ctx *c)
 	} else {
 		for (size_t i = 0; i < o->files.n; i++) {
 			struct input in;
-			int fd = open(o->files.v[i], O_RDONLY | O_CLOEXEC);
+			int fd = open_as_caller(o, o->files.v[i]);
 
 			if (fd < 0) {
 				fprintf(stderr, "%s: cannot read %s: %s\n",
@@ -1217,6 +1240,10 @@ main(int argc, char **argv)
 	parse_options(&o, argc, (const char **)(void *)argv);
 	if (o.setgid && o.conf != NULL)
 		die(EX_USAGE, "-C is refused when running set-group-ID");
+	/* Through the set-group-ID binary a user could touch others' mail. */
+	if (o.setgid && o.mode == MODE_ADMIN && getuid() != 0)
+		die(EX_NOPERM, "--show, --delete, --hold, --release, --retry "
+		    "and --requeue are for root or the relayq user");
 	c.o = &o;
 
 	switch (o.mode) {
