@@ -18,21 +18,11 @@ SRV=$TOP/tests/smtpd/rq-testsmtpd
 [ -x "$SRV" ] || bail "tests/smtpd/rq-testsmtpd is not built (make tests)"
 command -v certtool >/dev/null || bail "certtool is missing (gnutls-bin)"
 
-# A CA and a server certificate for localhost: every session here runs
-# STARTTLS and AUTH, so that those two commands can fail too.
+# The test CA and a server certificate for localhost (tests/lib/certs.sh):
+# every session here runs STARTTLS and AUTH, so that those two commands
+# can fail too.
 pki=$T/pki
-mkdir -p "$pki"
-printf 'cn = "relayq test CA"\nca\ncert_signing_key\nexpiration_days = 30\n' >"$pki/ca.tmpl"
-printf 'cn = "localhost"\ndns_name = "localhost"\ntls_www_server\nencryption_key\nsigning_key\nexpiration_days = 30\n' >"$pki/srv.tmpl"
-{
-	certtool --generate-privkey --key-type=ecdsa --outfile "$pki/ca.key" &&
-	certtool --generate-self-signed --load-privkey "$pki/ca.key" \
-	    --template "$pki/ca.tmpl" --outfile "$pki/ca.pem" &&
-	certtool --generate-privkey --key-type=ecdsa --outfile "$pki/srv.key" &&
-	certtool --generate-certificate --load-privkey "$pki/srv.key" \
-	    --load-ca-certificate "$pki/ca.pem" --load-ca-privkey "$pki/ca.key" \
-	    --template "$pki/srv.tmpl" --outfile "$pki/srv.pem"
-} >/dev/null 2>&1 || bail "certtool failed"
+sh "$TOP/tests/lib/certs.sh" "$pki" >/dev/null || bail "tests/lib/certs.sh failed"
 
 # Without PIPELINING by default, so that the transcript shows exactly where
 # the client stopped; the pipelined paths have their own cases below.
@@ -47,7 +37,7 @@ server() {
 	DIR=$T/srv$n
 	mkdir -p "$DIR"
 	{
-		echo "tls cert=$pki/srv.pem key=$pki/srv.key"
+		echo "tls cert=$pki/server.pem key=$pki/server.key"
 		echo "user alice s3cret-Pa55"
 		printf '%s\n' "$@"
 	} >"$DIR.script"

@@ -15,42 +15,22 @@ SRV=$TOP/tests/smtpd/rq-testsmtpd
 [ -x "$SRV" ] || bail "tests/smtpd/rq-testsmtpd is not built (make tests)"
 command -v certtool >/dev/null || bail "certtool is missing (gnutls-bin)"
 
-# --- the certificates ---------------------------------------------------------
+# --- the certificates (tests/lib/certs.sh) ----------------------------------
+# server (localhost, by the test CA), selfsigned, expired (2021), wronghost
+# (wrong.example), unknownca (localhost, by a CA nobody trusts), with
+# server.fp and selfsigned.fp, the SHA-256 pins.
 pki=$T/pki
-mkdir -p "$pki"
-leaf='tls_www_server\nencryption_key\nsigning_key\n'
-# cert NAME TEMPLATE [CA]: NAME.key and NAME.pem, signed by CA (else self).
-cert() {
-	local name=$1 tmpl=$2 ca=${3:-}
-	printf "$tmpl" >"$pki/$name.tmpl"
-	certtool --generate-privkey --key-type=ecdsa \
-	    --outfile "$pki/$name.key" >/dev/null 2>&1 || return 1
-	if [ -z "$ca" ]; then
-		certtool --generate-self-signed --load-privkey "$pki/$name.key" \
-		    --template "$pki/$name.tmpl" --outfile "$pki/$name.pem"
-	else
-		certtool --generate-certificate --load-privkey "$pki/$name.key" \
-		    --load-ca-certificate "$pki/$ca.pem" \
-		    --load-ca-privkey "$pki/$ca.key" \
-		    --template "$pki/$name.tmpl" --outfile "$pki/$name.pem"
-	fi >/dev/null 2>&1
+sh "$TOP/tests/lib/certs.sh" "$pki" >/dev/null || bail "tests/lib/certs.sh failed"
+pin() {	# pin NAME: the SHA-256 fingerprint of NAME.pem as AA:BB:...
+	cat "$pki/$1.fp"
 }
-{
-	cert ca 'cn = "relayq test CA"\nca\ncert_signing_key\nexpiration_days = 30\n' &&
-	cert other 'cn = "some other CA"\nca\ncert_signing_key\nexpiration_days = 30\n' &&
-	cert good "cn = \"localhost\"\ndns_name = \"localhost\"\n${leaf}expiration_days = 30\n" ca &&
-	cert self "cn = \"localhost\"\ndns_name = \"localhost\"\n${leaf}expiration_days = 30\n" &&
-	cert expired "cn = \"localhost\"\ndns_name = \"localhost\"\n${leaf}activation_date = \"2020-01-01 00:00:00 UTC\"\nexpiration_date = \"2021-01-01 00:00:00 UTC\"\n" ca &&
-	cert wronghost "cn = \"mail.example.com\"\ndns_name = \"mail.example.com\"\n${leaf}expiration_days = 30\n" ca &&
-	cert unknownca "cn = \"localhost\"\ndns_name = \"localhost\"\n${leaf}expiration_days = 30\n" other
-} || bail "certtool failed"
-
-# pin NAME: the SHA-256 fingerprint of NAME.pem as AA:BB:...
-pin() {
-	certtool --fingerprint --hash sha256 --infile "$pki/$1.pem" 2>/dev/null |
-	    tr 'a-f' 'A-F' | sed 's/../&:/g; s/:$//'
-}
-[ "$(pin good | wc -c)" -eq 96 ] || bail "cannot compute a fingerprint"
+# The pins are checked here against an independent computation, so that a
+# wrong .fp file cannot make "wrong pin" pass for the wrong reason.
+for c in server selfsigned; do
+	want=$(certtool --fingerprint --hash sha256 --infile "$pki/$c.pem" \
+	    2>/dev/null | tr a-f A-F | sed 's/../&:/g; s/:$//')
+	[ "$(pin "$c")" = "$want" ] || bail "$c.fp is not the SHA-256 of $c.pem"
+done
 
 n=0
 # server CERT MODE: a test server with CERT, MODE starttls or implicit;
@@ -148,22 +128,24 @@ delivered() {
 
 for mode in starttls implicit; do
 	trust="tls_trust_file $pki/ca.pem"
-	delivered "the good chain with tls_trust_file" good "$mode" "$trust"
-	refused "self-signed" self "$mode" 'self-signed' "$trust"
+	delivered "the good chain with tls_trust_file" server "$mode" "$trust"
+	refused "self-signed" selfsigned "$mode" 'self-signed' "$trust"
 	refused "expired" expired "$mode" 'expired' "$trust"
 	refused "wrong host" wronghost "$mode" 'not for localhost' "$trust"
 	refused "unknown CA" unknownca "$mode" 'signer is unknown' "$trust"
-	refused "the system trust store" good "$mode" 'signer is unknown'
+	refused "the system trust store" server "$mode" 'signer is unknown'
 
-	delivered "right pin, self-signed" self "$mode" "tls_fingerprint $(pin self)"
-	refused "wrong pin" self "$mode" 'fingerprint does not match' \
-	    "tls_fingerprint $(pin good)"
-	refused "wrong pin, chain valid" good "$mode" 'fingerprint does not match' \
-	    "$trust" "tls_fingerprint $(pin self)"
+	delivered "right pin, self-signed" selfsigned "$mode" \
+	    "tls_fingerprint $(pin selfsigned)"
+	refused "wrong pin" selfsigned "$mode" 'fingerprint does not match' \
+	    "tls_fingerprint $(pin server)"
+	refused "wrong pin, chain valid" server "$mode" \
+	    'fingerprint does not match' "$trust" "tls_fingerprint $(pin selfsigned)"
 
 	# Said with -v and by --check; a plain run's log line does not say
 	# that nothing was verified (see doc/testing.md).
-	FLUSH_ARGS=-v delivered "tls_certcheck off" self "$mode" "tls_certcheck off"
+	FLUSH_ARGS=-v delivered "tls_certcheck off" selfsigned "$mode" \
+	    "tls_certcheck off"
 	like "$ERR" 'warning: .*tls_certcheck: certificate checks are off' \
 	    "tls_certcheck off ($mode): -v warns on standard error"
 	"$RQF" --check >"$T/check" 2>&1
