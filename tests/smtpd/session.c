@@ -29,6 +29,7 @@ unsigned int *sd_msg_counter;
 
 #define MAX_VERBS	64
 #define BODY_CHUNK	65536
+#define ENV_MAX		(16 * 1024 * 1024)	/* msg-N.env stops growing here */
 
 struct verbcount {
 	char	verb[32];
@@ -347,8 +348,10 @@ do_rcpt(struct sess *ss, int nth, const char *line, const char *arg)
 	rc = respond(ss, "RCPT", nth, deflt, code);
 	if (code[0] == '2') {
 		ss->nrcpt++;
-		sbuf_addstr(&ss->env, line);
-		sbuf_add(&ss->env, "\n", 1);
+		if (ss->env.len < ENV_MAX) {
+			sbuf_addstr(&ss->env, line);
+			sbuf_add(&ss->env, "\n", 1);
+		}
 	}
 	return rc;
 }
@@ -666,11 +669,19 @@ do_auth(struct sess *ss, int nth, const char *arg)
 		if (mech[i] >= 'a' && mech[i] <= 'z')
 			mech[i] = (char)(mech[i] - 'a' + 'A');
 	r = script_find(ss->s, K_RESPOND, "AUTH", ss->n, nth);
-	if (r != NULL || !ss->helo || ss->authed || mech[0] == '\0')
-		return respond(ss, "AUTH", nth,
+	if (r != NULL || !ss->helo || ss->authed || mech[0] == '\0') {
+		char code[4];
+		int rc;
+
+		rc = respond(ss, "AUTH", nth,
 		    !ss->helo ? "503 5.5.1 Send EHLO first\r\n" :
 		    ss->authed ? "503 5.5.1 Already authenticated\r\n" :
-		    "501 5.5.4 Syntax: AUTH mechanism\r\n", NULL);
+		    "501 5.5.4 Syntax: AUTH mechanism\r\n", code);
+		/* A scripted 235 counts as a login, without any exchange. */
+		if (r != NULL && code[0] == '2')
+			ss->authed = 1;
+		return rc;
+	}
 	/* Only what the current EHLO advertised may be used. */
 	if (mechs != NULL) {
 		const char *p = mechs + 4;

@@ -264,6 +264,40 @@ smtpd_wait_sessions 1
 is "$(smtpd_info 1 tls)" implicit "info: tls=implicit"
 ok "$([ ! -s "$SMTPD_DIR/conn-1.in.plain" ]; echo $?)" "implicit TLS: nothing in the clear"
 
+# Session tickets are shared by all sessions of a server: a client can resume.
+( sleep 1; printf 'QUIT\r\n'; sleep 1 ) | timeout 10 gnutls-cli \
+    --x509cafile="$CERTS/ca.pem" --resume -p "$SMTPD_PORT" localhost \
+    >"$T/cli.out" 2>&1
+smtpd_wait_sessions 3
+is "$(smtpd_info 2 tls_resumed)/$(smtpd_info 3 tls_resumed)" no/yes \
+    "the second connection resumed the first one's TLS session"
+is "$(smtpd_info 2 sni)" localhost "info: the SNI the client sent"
+
+# A chosen protocol version; a required client certificate.
+new_server 32
+smtpd_start - <<EOF || bail "server 32 did not start"
+ehlo STARTTLS AUTH SCRAM-SHA-256-PLUS
+tls cert=$CERTS/server.pem key=$CERTS/server.key ca=$CERTS/ca.pem require-client-cert priority=NORMAL:-VERS-ALL:+VERS-TLS1.2
+user alice s3cret
+EOF
+swaks -s 127.0.0.1 -p "$SMTPD_PORT" --helo c --tls --tls-cert "$CERTS/client.pem" \
+    --tls-key "$CERTS/client.key" -q ehlo >"$T/swaks.out" 2>&1
+ok $? "require-client-cert: a client with a certificate gets in"
+smtpd_wait_sessions 1
+is "$(smtpd_info 1 tls_version)" TLS1.2 "priority= limits the TLS version"
+like "$(smtpd_info 1 client_cert_dn)" 'CN=relayq test client' "info: the client certificate's DN"
+swaks -s 127.0.0.1 -p "$SMTPD_PORT" --helo c --tls -q ehlo >"$T/swaks.out" 2>&1
+ok "$([ $? -ne 0 ]; echo $?)" "require-client-cert: a client without one is refused"
+smtpd_wait_sessions 2
+is "$(smtpd_info 2 end)" tls-failed "info: end=tls-failed"
+like "$(smtpd_info 2 tls_error)" '.' "info: tls_error says why"
+
+# smtpd_dump shows transcripts as TAP comments.
+dump=$(smtpd_dump)
+like "$dump" '^# --- conn-1.in$' "smtpd_dump names each file"
+like "$dump" '^# EHLO c\\r\\n$' "smtpd_dump escapes CR and LF"
+unlike "$dump" '^[^#]' "smtpd_dump prints only comments"
+
 # ---- 5. exits, limits, bad scripts, IPv6 ----------------------------------------
 
 new_server 40
