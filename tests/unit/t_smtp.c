@@ -150,6 +150,10 @@ main(void)
 	buf_init(&out);
 	buf_init(&un);
 	buf_init(&bd);
+	/* Give each buffer memory: is_mem must never see a NULL pointer. */
+	buf_addch(&out, 'x');
+	buf_addch(&un, 'x');
+	buf_addch(&bd, 'x');
 	for (i = 0; i < RQ_ARRAY_LEN(cases); i++) {
 		const struct tcase *c = &cases[i];
 
