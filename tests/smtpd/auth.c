@@ -102,7 +102,8 @@ auth_setup(void)
 {
 	int rc;
 
-	if ((rc = gsasl_init(&ctx)) != GSASL_OK)
+	rc = gsasl_init(&ctx);
+	if (rc != GSASL_OK)
 		sd_die("gsasl_init: %s", gsasl_strerror(rc));
 	gsasl_callback_set(ctx, callback);
 }
@@ -290,7 +291,8 @@ auth_run(struct sd_conn *c, const struct sd_script *s, const char *mech,
 
 	if (strcmp(mech, "XOAUTH2") == 0 || strcmp(mech, "OAUTHBEARER") == 0)
 		return oauth_run(c, s, mech, initial, info);
-	if ((rc = gsasl_server_start(ctx, mech, &sctx)) != GSASL_OK) {
+	rc = gsasl_server_start(ctx, mech, &sctx);
+	if (rc != GSASL_OK) {
 		sd_log("gsasl_server_start %s: %s", mech, gsasl_strerror(rc));
 		return say(c, "504 5.5.4 Unrecognized authentication type\r\n") ?
 		    -1 : 0;

@@ -144,7 +144,10 @@ reap(struct children *ch, int block, double *last)
 	int st;
 	size_t i;
 
-	while ((pid = waitpid(-1, &st, block ? 0 : WNOHANG)) > 0) {
+	for (;;) {
+		pid = waitpid(-1, &st, block ? 0 : WNOHANG);
+		if (pid <= 0)
+			break;
 		for (i = 0; i < ch->n; i++)
 			if (ch->pid[i] == pid) {
 				ch->pid[i] = ch->pid[--ch->n];
@@ -194,7 +197,10 @@ main(int argc, const char **argv)
 	int npending = 0, i;
 
 	pc = poptGetContext("rq-testsmtpd", argc, argv, opts, 0);
-	while ((opt = poptGetNextOpt(pc)) > 0) {
+	for (;;) {
+		opt = poptGetNextOpt(pc);
+		if (opt <= 0)
+			break;
 		if (opt == 'v')
 			sd_verbose++;
 		else if (opt == 'e') {

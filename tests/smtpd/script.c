@@ -247,7 +247,10 @@ parse_caps(const char *p, struct sd_caps *c, const struct where *w)
 	int open = 0;	/* the last line may take arguments */
 
 	c->set = 1;
-	while ((t = token(&p, &quoted, w)) != NULL) {
+	for (;;) {
+		t = token(&p, &quoted, w);
+		if (t == NULL)
+			break;
 		if (quoted) {
 			struct sbuf b = { 0 };
 
@@ -288,10 +291,13 @@ parse_tls(struct sd_script *s, const char *p, const struct where *w)
 {
 	char *t;
 
-	while ((t = token(&p, NULL, w)) != NULL) {
-		char *eq = strchr(t, '=');
-		char **dst = NULL;
+	for (;;) {
+		char *eq, **dst = NULL;
 
+		t = token(&p, NULL, w);
+		if (t == NULL)
+			break;
+		eq = strchr(t, '=');
 		if (strcmp(t, "require-client-cert") == 0) {
 			s->tls_require_client_cert = 1;
 			free(t);
@@ -493,7 +499,10 @@ script_load(struct sd_script *s, const char *path)
 	fp = fopen(path, "r");
 	if (fp == NULL)
 		sd_die("%s: %s", path, strerror(errno));
-	while ((n = getline(&line, &cap, fp)) >= 0) {
+	for (;;) {
+		n = getline(&line, &cap, fp);
+		if (n < 0)
+			break;
 		lineno++;
 		while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r'))
 			line[--n] = '\0';

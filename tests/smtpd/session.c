@@ -310,7 +310,7 @@ static int
 do_mail(struct sess *ss, int nth, const char *line, const char *arg)
 {
 	const char *deflt = "250 2.1.0 Ok\r\n";
-	const char *sz;
+	const char *sz = strcasestr(arg, " SIZE=");
 	long long lim = size_limit(ss);
 	char code[4];
 	int rc;
@@ -321,8 +321,7 @@ do_mail(struct sess *ss, int nth, const char *line, const char *arg)
 		deflt = "503 5.5.1 Nested MAIL command\r\n";
 	else if (!path_ok(arg, "FROM:"))
 		deflt = "501 5.5.4 Syntax: MAIL FROM:<address>\r\n";
-	else if (lim > 0 && (sz = strcasestr(arg, " SIZE=")) != NULL &&
-	    strtoll(sz + 6, NULL, 10) > lim)
+	else if (lim > 0 && sz != NULL && strtoll(sz + 6, NULL, 10) > lim)
 		deflt = "552 5.3.4 Message size exceeds fixed limit\r\n";
 	rc = respond(ss, "MAIL", nth, deflt, code);
 	if (code[0] == '2') {
@@ -687,7 +686,10 @@ do_auth(struct sess *ss, int nth, const char *arg)
 		const char *p = mechs + 4;
 		size_t n = strlen(mech);
 
-		while ((p = strcasestr(p, mech)) != NULL) {
+		for (;;) {
+			p = strcasestr(p, mech);
+			if (p == NULL)
+				break;
 			if (p[-1] == ' ' && (p[n] == ' ' || p[n] == '\0'))
 				found = 1;
 			p += n;

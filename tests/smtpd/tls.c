@@ -30,9 +30,11 @@ tls_setup(const struct sd_script *s)
 
 	if (s->tls_cert == NULL)
 		return;
-	if ((rc = gnutls_global_init()) < 0)
+	rc = gnutls_global_init();
+	if (rc < 0)
 		sd_die("gnutls_global_init: %s", gnutls_strerror(rc));
-	if ((rc = gnutls_certificate_allocate_credentials(&cred)) < 0)
+	rc = gnutls_certificate_allocate_credentials(&cred);
+	if (rc < 0)
 		sd_die("gnutls: %s", gnutls_strerror(rc));
 	rc = gnutls_certificate_set_x509_key_file(cred, s->tls_cert, s->tls_key,
 	    GNUTLS_X509_FMT_PEM);
@@ -51,7 +53,8 @@ tls_setup(const struct sd_script *s)
 		sd_die("tls priority '%s' (at '%s'): %s",
 		    s->tls_priority ? s->tls_priority : "NORMAL",
 		    errpos ? errpos : "", gnutls_strerror(rc));
-	if ((rc = gnutls_session_ticket_key_generate(&ticket_key)) < 0)
+	rc = gnutls_session_ticket_key_generate(&ticket_key);
+	if (rc < 0)
 		sd_die("gnutls: %s", gnutls_strerror(rc));
 	ready = 1;
 }
@@ -97,7 +100,8 @@ tls_start(struct sd_conn *c, const struct sd_script *s, struct sbuf *info)
 
 	if (!ready)
 		return -1;
-	if ((rc = gnutls_init(&sess, GNUTLS_SERVER)) < 0) {
+	rc = gnutls_init(&sess, GNUTLS_SERVER);
+	if (rc < 0) {
 		sd_warn("gnutls_init: %s", gnutls_strerror(rc));
 		return -1;
 	}
