@@ -87,6 +87,19 @@ wait_stored() {
 	return 1
 }
 
+# wait_wire DIR REGEX N: until the client has sent N lines matching REGEX
+# (CR removed) to the server in DIR, over all its sessions (20 s).  The
+# server records bytes as they arrive, before it answers.
+wait_wire() {
+	local i
+	for i in $(seq 1 1000); do
+		[ "$(cat "$1"/conn-*.in 2>/dev/null | tr -d '\r' | grep -Ec "$2")" -ge "$3" ] &&
+		    return 0
+		sleep 0.02
+	done
+	return 1
+}
+
 # --- two flushes started together ----------------------------------------------
 server "ehlo PIPELINING 8BITMIME"
 config "connections 4"
@@ -140,15 +153,16 @@ ok "$([ "$s1" -gt 0 ] && [ "$s2" -gt 0 ]; echo $?)" \
     "two --all flushes: both really worked ($s1 + $s2)"
 
 # --- SIGKILL at several points, then a new flush ------------------------------------
-# killed NAME CONNS STORED DUPS SCRIPT-LINES...
-#   A server that holds back one reply (the script's delay) 0.6 s; the
-#   flush (own process group, every worker) gets SIGKILL 0.2 s after the
-#   server stored STORED messages, so the kill lands inside the delay.
-#   Then a fast server and a new flush.  DUPS: the exact number of
-#   duplicates, or "<=N".
+# killed NAME CONNS STORED DUPS WAIT SCRIPT-LINES...
+#   A server that holds back one reply (the script's delay) 1 s; the
+#   flush (own process group, every worker) gets SIGKILL as soon as WAIT
+#   (a command) says the held-back command has arrived, so the kill lands
+#   inside the delay, when the server has stored STORED messages.  Then a
+#   fast server and a new flush.  DUPS: the exact number of duplicates,
+#   or "<=N".
 killed() {
-	local name=$1 conns=$2 stored=$3 dups=$4 slow fast pid st r
-	shift 4
+	local name=$1 conns=$2 stored=$3 dups=$4 wait=$5 slow fast pid st r
+	shift 5
 	rm -rf "$T/queue" "$T/log"
 	server "ehlo PIPELINING 8BITMIME" "$@"
 	slow=$DIR
@@ -156,8 +170,7 @@ killed() {
 	queue_msgs k 8
 	setsid "$RQF" --all >"$T/k.out" 2>&1 &
 	pid=$!
-	wait_stored "$slow" "$stored" || diag "$name: the server never stored $stored"
-	sleep 0.2
+	$wait "$slow" || diag "$name: the moment to kill never came ($wait)"
 	kill -9 -- "-$pid" 2>/dev/null
 	wait "$pid" 2>/dev/null
 	st=$?
@@ -197,16 +210,32 @@ killed() {
 
 # Waiting for the reply to MAIL, RCPT or DATA of the next message: the
 # stored ones are recorded as sent, nothing is sent twice.
-killed "kill while MAIL waits" 1 2 0 "delay MAIL 0.6"
-killed "kill while RCPT waits" 1 2 0 "delay RCPT 0.6"
-killed "kill while DATA waits" 1 2 0 "delay DATA 0.6"
-killed "kill while the greeting waits" 1 0 0 "delay GREETING 0.6"
+# (The flush records an outcome durably before it starts the next
+# message, so once the third MAIL is on the wire the first two are safe.)
+third() { wait_wire "$1" "^$2" 3; }
+third_mail() { third "$1" 'MAIL FROM'; }
+third_rcpt() { third "$1" 'RCPT TO'; }
+third_data() { third "$1" 'DATA$'; }
+session() {
+	local i
+	for i in $(seq 1 1000); do
+		[ -e "$1/conn-1.in" ] && return 0
+		sleep 0.02
+	done
+	return 1
+}
+two_stored() { wait_stored "$1" 2; }
+three_stored() { wait_stored "$1" 3; }
+killed "kill while MAIL waits" 1 2 0 third_mail "delay MAIL#3 1"
+killed "kill while RCPT waits" 1 2 0 third_rcpt "delay RCPT#3 1"
+killed "kill while DATA waits" 1 2 0 third_data "delay DATA#3 1"
+killed "kill while the greeting waits" 1 0 0 session "delay GREETING 1"
 # Waiting for the reply to the final dot: the server has the message, the
 # client cannot know; it is sent again, once, and only that one.
-killed "kill while the final reply waits" 1 2 1 "delay DOT 0.6"
+killed "kill while the final reply waits" 1 2 1 two_stored "delay DOT#2 1"
 is "$DUPED" "k 2 " "kill while the final reply waits: the duplicate is the message in flight"
 # Three connections, each waiting for its final reply: one in flight each.
-killed "kill with three connections in flight" 3 3 '<=3' "delay DOT 0.6"
+killed "kill with three connections in flight" 3 3 '<=3' three_stored "delay DOT 1"
 
 # --- a partly successful transaction, then SIGKILL ------------------------------------
 rm -rf "$T/queue" "$T/log"
@@ -217,10 +246,9 @@ printf 'Subject: partial\n\nbody\n' | "$RQ" -odq a@example.net b@example.net c@e
 printf 'Subject: next\n\nbody\n' | "$RQ" -odq d@example.net
 setsid "$RQF" --all >"$T/p.out" 2>&1 &
 pid=$!
-wait_stored "$slow" 1 || diag "partial: the server never stored the message"
-sleep 0.3
+wait_wire "$slow" '^MAIL FROM' 2 || diag "partial: the second MAIL never came"
 kill -9 -- "-$pid" 2>/dev/null
-wait "$pid" 2>/dev/null
+{ wait "$pid"; } 2>/dev/null
 is "$?" 137 "partial: the flush died of SIGKILL while MAIL of the next message waited"
 is "$(cat "$slow/msg-1.env" | grep '^RCPT' | tr '\n' ' ')" \
     "RCPT TO:<a@example.net> RCPT TO:<c@example.net> " "partial: the server took a and c"
