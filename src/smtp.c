@@ -43,6 +43,7 @@
 #include "addr.h"
 #include "auth.h"
 #include "idn.h"
+#include "mime.h"
 #include "net.h"
 #include "reply.h"
 #include "smtp.h"
@@ -170,33 +171,6 @@ trace(struct smtp *s, const char *dir, const char *line)
 {
 	if (s->trace != NULL)
 		s->trace(s->trace_arg, dir, line);
-}
-
-static const char b64chars[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-
-static void
-base64_add(struct buf *out, const unsigned char *p, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i + 2 < n; i += 3) {
-		buf_addch(out, b64chars[p[i] >> 2]);
-		buf_addch(out, b64chars[((p[i] & 3) << 4) | (p[i + 1] >> 4)]);
-		buf_addch(out, b64chars[((p[i + 1] & 15) << 2) |
-		    (p[i + 2] >> 6)]);
-		buf_addch(out, b64chars[p[i + 2] & 63]);
-	}
-	if (n - i == 1) {
-		buf_addch(out, b64chars[p[i] >> 2]);
-		buf_addch(out, b64chars[(p[i] & 3) << 4]);
-		buf_addstr(out, "==");
-	} else if (n - i == 2) {
-		buf_addch(out, b64chars[p[i] >> 2]);
-		buf_addch(out, b64chars[((p[i] & 3) << 4) | (p[i + 1] >> 4)]);
-		buf_addch(out, b64chars[(p[i + 1] & 15) << 2]);
-		buf_addch(out, '=');
-	}
 }
 
 /*
@@ -416,7 +390,7 @@ authenticate(struct smtp *s, const struct smtp_params *p, struct rq_err *err)
 	reply_init(&r);
 	if (conn_is_tls(s->c) && tls_exporter(conn_tls(s->c), &cb) == 0) {
 		have_cb = 1;
-		base64_add(&cb64, (const unsigned char *)cb.data, cb.len);
+		base64_encode(cb.data, cb.len, &cb64);
 	}
 	rc = auth_choose(a, &s->caps.auth, conn_is_tls(s->c), have_cb, &mech,
 	    err);
