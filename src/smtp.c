@@ -459,9 +459,11 @@ authenticate(struct smtp *s, const struct smtp_params *p, struct rq_err *err)
 			    mech, a->user != NULL ? a->user : "(none)");
 			free(o);
 			if (srv == 334) {
+				struct rq_err e2;
+
 				/* Cancel the exchange (RFC 4954 section 4). */
-				send_line(s, "*", NULL, err);
-				flush(s, tmo(s, TMO_AUTH), err);
+				if (send_line(s, "*", NULL, &e2) == 0)
+					(void)flush(s, tmo(s, TMO_AUTH), &e2);
 			}
 			break;
 		}
@@ -475,8 +477,8 @@ authenticate(struct smtp *s, const struct smtp_params *p, struct rq_err *err)
 
 				rq_errctx(err, "authentication failed at %s",
 				    s->host);
-				send_line(s, "*", NULL, &e2);
-				flush(s, tmo(s, TMO_AUTH), &e2);
+				if (send_line(s, "*", NULL, &e2) == 0)
+					(void)flush(s, tmo(s, TMO_AUTH), &e2);
 				break;
 			}
 		}

@@ -63,6 +63,9 @@ enum smtp_stage {
  * far it got.  Every failure here is temporary for the messages: the
  * caller defers them.  A failed AUTH is reported with *stage
  * SMTP_STAGE_AUTH and a message starting "authentication failed at HOST".
+ * With p->check, a session that got past the connection is handed back
+ * in *out even on failure (for --check to show what it learned); the
+ * caller closes it.
  */
 int	smtp_open(const struct smtp_params *, struct smtp **out,
 	    enum smtp_stage *stage, struct rq_err *);
