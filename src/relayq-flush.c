@@ -234,9 +234,14 @@ check_account(const struct conf *conf, const char *name, int verbose)
 	a = name != NULL ? conf_account(conf, name) :
 	    conf_default_account(conf);
 	if (a == NULL) {
-		fprintf(stderr, "relayq-flush: %s\n", name != NULL ?
-		    "no such account in the configuration" :
-		    "no account in the configuration");
+		if (name != NULL)
+			fprintf(stderr, "relayq-flush: no account %s in %s\n",
+			    name, conf->path != NULL ? conf->path :
+			    "the configuration");
+		else
+			fprintf(stderr, "relayq-flush: no account in %s\n",
+			    conf->path != NULL ? conf->path :
+			    "the configuration (none was found)");
 		return EX_CONFIG;
 	}
 	printf("account %s (%s:%d)\n", a->name, a->file != NULL ? a->file :
