@@ -5,7 +5,7 @@
 #
 # usage: tests/lib/certs.sh DIR
 #
-# Writes into DIR (created if missing; nothing is redone when DIR/done
+# Writes into DIR (created if missing; nothing is redone when DIR/.complete
 # exists, so tests can share one set):
 #   ca.pem ca.key                 the test CA
 #   server.pem server.key         localhost, 127.0.0.1, ::1, signed by the CA
@@ -29,7 +29,7 @@ cd "$dir"
 # Tests run in parallel and may share DIR: one maker at a time.
 exec 9>.lock
 flock 9
-if [ -f done ] && [ -f server.fp ]; then
+if [ -f .complete ] && [ -f server.fp ]; then
 	cat server.fp
 	exit 0
 fi
@@ -69,12 +69,12 @@ fingerprint() {
 	    sha256sum | cut -d' ' -f1 | tr a-f A-F | sed 's/../&:/g; s/:$//'
 }
 
-server_lines='dns_name = "localhost"
-ip_address = "127.0.0.1"
-ip_address = "::1"
-tls_www_server
-signing_key
-encryption_key'
+# server_ext NAME: the extensions of a server certificate for localhost.
+server_ext() {
+	printf '%s\n' 'dns_name = "localhost"' 'ip_address = "127.0.0.1"' \
+	    'ip_address = "::1"' tls_www_server signing_key encryption_key \
+	    >>"$1.tmpl"
+}
 
 for n in ca ca2 server expired wronghost selfsigned unknownca client; do
 	key "$n.key"
@@ -87,20 +87,20 @@ tmpl ca2 'cn = "relayq unknown CA"' 'organization = "nobody"' ca \
     cert_signing_key crl_signing_key 'expiration_days = 3650'
 selfsign ca2
 
-# shellcheck disable=SC2086
-IFS='
-'
-tmpl server 'cn = "localhost"' 'expiration_days = 3650' $server_lines
+tmpl server 'cn = "localhost"' 'expiration_days = 3650'
+server_ext server
 sign server ca
 tmpl expired 'cn = "localhost"' \
     'activation_date = "2020-01-01 00:00:00 UTC"' \
-    'expiration_date = "2021-01-01 00:00:00 UTC"' $server_lines
+    'expiration_date = "2021-01-01 00:00:00 UTC"'
+server_ext expired
 sign expired ca
-tmpl selfsigned 'cn = "localhost"' 'expiration_days = 3650' $server_lines
+tmpl selfsigned 'cn = "localhost"' 'expiration_days = 3650'
+server_ext selfsigned
 selfsign selfsigned
-tmpl unknownca 'cn = "localhost"' 'expiration_days = 3650' $server_lines
+tmpl unknownca 'cn = "localhost"' 'expiration_days = 3650'
+server_ext unknownca
 sign unknownca ca2
-unset IFS
 tmpl wronghost 'cn = "wrong.example"' 'dns_name = "wrong.example"' \
     'expiration_days = 3650' tls_www_server signing_key encryption_key
 sign wronghost ca
@@ -112,5 +112,5 @@ cat server.pem ca.pem >server-chain.pem
 fingerprint server.pem >server.fp
 fingerprint selfsigned.pem >selfsigned.fp
 rm -f ./*.tmpl
-: >done
+: >.complete
 cat server.fp

@@ -216,8 +216,22 @@ conn_write(struct sd_conn *c, const void *p, size_t n)
 
 		if (c->tls != NULL) {
 			w = gnutls_record_send(c->tls, s, n);
-			if (w == GNUTLS_E_AGAIN || w == GNUTLS_E_INTERRUPTED)
+			if (w == GNUTLS_E_INTERRUPTED)
 				continue;
+			/*
+			 * EAGAIN comes from SO_SNDTIMEO: a client that stopped
+			 * reading.  Give it one more read timeout, then give up
+			 * rather than spin.
+			 */
+			if (w == GNUTLS_E_AGAIN) {
+				struct pollfd pfd = { c->fd, POLLOUT, 0 };
+
+				if (poll(&pfd, 1, (int)(c->read_timeout * 1000)) > 0)
+					continue;
+				sd_log("tls write: timeout");
+				c->eof = 1;
+				return -1;
+			}
 			if (w < 0) {
 				sd_log("tls write: %s", gnutls_strerror((int)w));
 				c->eof = 1;

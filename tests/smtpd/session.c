@@ -192,7 +192,8 @@ respond(struct sess *ss, const char *verb, int nth, const char *deflt,
 		for (i = 0; i < r->nitems; i++) {
 			log_bytes("S:", r->items[i].data, r->items[i].len);
 			if (r->items[i].count != 1)
-				sd_log("   (x%lld)", r->items[i].count);
+				sd_log("   (%lld times; -1: forever)",
+				    r->items[i].count);
 			if (send_item(ss, &r->items[i]) != 0) {
 				ss->end = "write-error";
 				return STOP;

@@ -49,6 +49,30 @@ same() {
 	fi
 }
 
+# ---- 0. the certificates are what certs.sh says they are ---------------------
+
+# verify NAME: certtool's verdict on NAME.pem for "localhost" against ca.pem
+verify() {
+	certtool --verify --load-ca-certificate "$CERTS/ca.pem" \
+	    --verify-hostname localhost --infile "$CERTS/$1.pem" 2>/dev/null |
+	    grep -i 'verification output'
+}
+while read -r name want; do
+	like "$(verify "$name")" "$want" "certs.sh: $name.pem -> $want"
+done <<'EOF'
+server Verified\. The certificate is trusted
+expired expired certificate
+wronghost name in the certificate does not match
+selfsigned issuer is unknown
+unknownca issuer is unknown
+EOF
+like "$(certtool -i --infile "$CERTS/server.pem")" 'IPAddress: ::1' "certs.sh: server.pem names ::1"
+like "$(certtool -i --infile "$CERTS/client.pem")" 'TLS WWW Client' "certs.sh: client.pem is a client certificate"
+fp=$(certtool --fingerprint --hash sha256 --infile "$CERTS/server.pem" |
+    tr a-f A-F | sed 's/../&:/g; s/:$//')
+is "$(cat "$CERTS/server.fp")" "$fp" "certs.sh: server.fp is the SHA-256 fingerprint as AA:BB:..."
+is "$("$TOP/tests/lib/certs.sh" "$CERTS")" "$fp" "certs.sh: a second run reuses the set and prints the fingerprint"
+
 # ---- 1. a whole transaction, pipelined, recorded byte for byte --------------
 
 new_server 1
