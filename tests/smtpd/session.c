@@ -50,6 +50,7 @@ struct sess {
 	int				 msgs;		/* bodies started (BODY#n) */
 	int				 dots;		/* bodies ended (DOT#n) */
 	int				 accepted;
+	int				 pipelined;	/* commands with more input behind */
 	int				 tmpfd;
 	char				 tmppath[4200];
 	long long			 bodylen;	/* stored bytes of this body */
@@ -776,8 +777,9 @@ write_info(struct sess *ss)
 	char path[4200], tmp[4200];
 	int fd;
 
-	sbuf_addf(&ss->info, "messages=%d\nin_bytes=%lld\nout_bytes=%lld\n"
-	    "end=%s\n", ss->accepted, ss->c.nin, ss->c.nout,
+	sbuf_addf(&ss->info, "messages=%d\npipelined=%d\nin_bytes=%lld\n"
+	    "out_bytes=%lld\nend=%s\n", ss->accepted, ss->pipelined, ss->c.nin,
+	    ss->c.nout,
 	    ss->end != NULL ? ss->end : "client-closed");
 	snprintf(tmp, sizeof(tmp), "%s/.conn-%d.info", ss->outdir, ss->n);
 	snprintf(path, sizeof(path), "%s/conn-%d.info", ss->outdir, ss->n);
@@ -847,6 +849,12 @@ session_run(int fd, int n, const struct sd_script *s, const char *outdir)
 			continue;
 		}
 		log_bytes("C:", line.data, line.len);
+		/*
+		 * More bytes already here means the client did not wait for
+		 * this reply: it pipelines (RFC 2920), or misbehaves.
+		 */
+		if (conn_pending(&ss.c) > 0)
+			ss.pipelined++;
 		line.data[--line.len] = '\0';
 		if (line.len > 0 && line.data[line.len - 1] == '\r')
 			line.data[--line.len] = '\0';

@@ -99,6 +99,7 @@ same "$SMTPD_DIR/msg-1.env" 'MAIL FROM:<a@example.org> SIZE=42 BODY=8BITMIME\nRC
     "msg-1.env: MAIL and the accepted RCPT lines with their parameters"
 is "$(smtpd_info 1 end)" quit "conn-1.info: ended by QUIT"
 is "$(smtpd_info 1 messages)" 1 "conn-1.info: one message"
+is "$(smtpd_info 1 pipelined)" 6 "conn-1.info: six commands came with more input behind them"
 
 # Session 2: BDAT chunks, second MAIL scripted for this session only.
 sent='EHLO c\r\nMAIL FROM:<x@example.org>\r\nRCPT TO:<y@example.org>\r\nBDAT 7\r\nchunk1\nBDAT 0\r\nBDAT 9 LAST\r\n.\r\nchunk2MAIL FROM:<z@example.org>\r\nRSET\r\nQUIT\r\n'
@@ -221,6 +222,7 @@ is "$(smtpd_info 1 sni)" "" "info: swaks sent no SNI for an address"
 is "$(smtpd_info 1 client_cert_verified)" yes "info: the client certificate verified"
 is "$(smtpd_info 1 auth_mech)/$(smtpd_info 1 auth_user)" PLAIN/alice "info: AUTH PLAIN as alice"
 like "$(cat "$SMTPD_DIR/msg-1.eml")" 'tls body' "the message arrived over TLS"
+is "$(smtpd_info 1 pipelined)" 0 "info: swaks waits for each reply (pipelined=0)"
 
 # Session 2: the injection reply, in one segment, before the handshake.
 chat 'EHLO c\r\nSTARTTLS\r\nMAIL FROM:<x@y>\r\n' 1
