@@ -14,7 +14,7 @@
 . "$(dirname "$0")/../lib/harness.sh"
 
 command -v valgrind >/dev/null 2>&1 || bail "valgrind is missing (scripts/deps)"
-[ -x "$RQ" ] && [ -x "$RQF" ] || bail "src/relayq and src/relayq-flush are not built"
+{ [ -x "$RQ" ] && [ -x "$RQF" ]; } || bail "src/relayq and src/relayq-flush are not built"
 export RELAYQ_FLUSH=/bin/false	# submission never starts a flush here
 mkdir -p "$T/vg"
 
@@ -121,10 +121,12 @@ vg_clean json "-bp --json"
 # --- relaying ---------------------------------------------------------------------
 SRV=$TOP/tests/smtpd/rq-testsmtpd
 if [ -x "$SRV" ]; then
+	# shellcheck disable=SC2034  # read by smtpd.sh
 	RQ_TOP=$TOP
 	# shellcheck source=../lib/smtpd.sh
 	. "$TOP/tests/lib/smtpd.sh"
 	at_exit smtpd_stop
+	# shellcheck disable=SC2034  # read by smtpd.sh
 	SMTPD_VERBOSE=0
 fi
 
@@ -164,7 +166,7 @@ else
 	port=$(free_port)
 	"$SINK" 127.0.0.1:"$port" 100 >"$T/sink.out" 2>&1 &
 	at_exit "kill $! 2>/dev/null"
-	for i in $(seq 1 100); do
+	for _ in $(seq 1 100); do
 		(exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
 		sleep 0.05
 	done
