@@ -58,7 +58,6 @@ struct shared {
 	unsigned	sent, deferred, failed;
 	unsigned	rate_limited;	/* a worker stopped at the rate limit */
 	unsigned	sessions;	/* sessions opened successfully */
-	int		gate;		/* the first worker tried its session */
 	long long	next_due;	/* earliest next attempt set; 0 none */
 	int		err_set;
 	int		auth_failed;
@@ -499,31 +498,14 @@ open_session(struct job *j, struct rq_err *err)
 }
 
 /*
- * The first worker opens its session alone; the others wait for it, so a
- * wrong password costs one failed login, not one per connection (relay
- * services lock accounts for less), and a dead host one timeout.
+ * Send messages over s (opened by the caller, or NULL), opening sessions
+ * as needed, until no message is left, the rate limit is reached, no
+ * session can be opened, or SIGTERM.
  */
 static void
-gate_wait(const struct job *j)
+worker(struct job *j, struct smtp *s)
 {
 	const struct deliver_opts *o = j->o;
-
-	while (!__atomic_load_n(&j->sh->gate, __ATOMIC_SEQ_CST) &&
-	    !(o->stop != NULL && *o->stop))
-		(void)usleep(2000);
-}
-
-static void
-gate_open(struct job *j)
-{
-	__atomic_store_n(&j->sh->gate, 1, __ATOMIC_SEQ_CST);
-}
-
-static void
-worker(struct job *j, int first)
-{
-	const struct deliver_opts *o = j->o;
-	struct smtp *s = NULL;
 	struct smtp_result res;
 	struct qmsg *m;
 	struct rq_err err;
@@ -546,18 +528,13 @@ worker(struct job *j, int first)
 		if (s == NULL) {
 			/* No session anywhere and one failed: the host is
 			   down for all of us. */
-			if (!first)
-				gate_wait(j);
 			if (j->sh->err_set && j->sh->sessions == 0)
 				break;
 			s = open_session(j, &err);
-			if (s != NULL)
-				__atomic_fetch_add(&j->sh->sessions, 1,
-				    __ATOMIC_SEQ_CST);
-			if (first)
-				gate_open(j);
 			if (s == NULL)
 				break;
+			__atomic_fetch_add(&j->sh->sessions, 1,
+			    __ATOMIC_SEQ_CST);
 			nconn = 0;
 		}
 		idx = __atomic_fetch_add(&j->sh->next, 1, __ATOMIC_SEQ_CST);
@@ -593,8 +570,6 @@ worker(struct job *j, int first)
 			s = NULL;
 		}
 	}
-	if (first)
-		gate_open(j);
 	smtp_close(s);
 }
 
@@ -621,6 +596,7 @@ run_job(struct job *j, struct deliver_stats *stats)
 {
 	const struct account *a = j->a;
 	struct rq_err err;
+	struct smtp *s0;
 	unsigned n, i;
 	int status;
 	pid_t pid;
@@ -642,16 +618,22 @@ run_job(struct job *j, struct deliver_stats *stats)
 	j->name = deliver_our_name(a);
 	j->ehlo = xstrdup(j->name);
 
-	n = a->connections > 0 ? (unsigned)a->connections : 4;
-	if (n > RQ_ARRAY_LEN(workers))
-		n = RQ_ARRAY_LEN(workers);
-	if (n > j->ids.n)
-		n = (unsigned)j->ids.n;
-	if (n <= 1) {
-		worker(j, 1);
-	} else {
+	/*
+	 * The first session is opened here, before any worker exists: a
+	 * wrong password then costs one failed login, not one per
+	 * connection (relay services lock accounts for less), a dead host
+	 * one timeout, and the workers inherit the TLS resumption data.
+	 */
+	s0 = open_session(j, &err);
+	if (s0 != NULL) {
+		j->sh->sessions = 1;
+		n = a->connections > 0 ? (unsigned)a->connections : 4;
+		if (n > RQ_ARRAY_LEN(workers))
+			n = RQ_ARRAY_LEN(workers);
+		if (n > j->ids.n)
+			n = (unsigned)j->ids.n;
 		nworkers = 0;
-		for (i = 0; i < n; i++) {
+		for (i = 1; i < n; i++) {
 			pid = fork();
 			if (pid < 0) {
 				log_line(LOG_WARNING, "fork: %s",
@@ -659,15 +641,15 @@ run_job(struct job *j, struct deliver_stats *stats)
 				break;
 			}
 			if (pid == 0) {
+				/* s0 is the parent's; this copy stays idle. */
 				nworkers = 0;
-				worker(j, i == 0);
+				worker(j, NULL);
 				log_close();
 				_exit(0);
 			}
 			workers[nworkers++] = pid;
 		}
-		if (nworkers == 0)
-			worker(j, 1);
+		worker(j, s0);
 		for (i = 0; i < (unsigned)nworkers; i++)
 			while (waitpid(workers[i], &status, 0) < 0 &&
 			    errno == EINTR)
