@@ -9,15 +9,16 @@
  *     reached, not held; all of them with --all), each with its account:
  *     the one its envelope names, else the one whose "from" matches the
  *     sender, else the default;
- *  2. per account, starts min(connections, messages) workers (fork; one
- *     runs in-process).  The workers share, in an anonymous shared
- *     mapping, the index of the next message to take, the counters and
- *     the first session error;
- *  3. a worker opens a session (hosts in failover order), then takes
- *     messages one by one: lock (non-blocking; a message busy in another
- *     flush is skipped), check it is still due, send, record the outcome
- *     durably, next.  After max_messages_per_connection messages, or a
- *     broken session, it opens a new one;
+ *  2. per account, opens the first session itself (hosts in failover
+ *     order); when that works, forks min(connections, messages) - 1
+ *     workers and is the last worker itself.  The workers share, in an
+ *     anonymous shared mapping, the index of the next message to take,
+ *     the counters and the first session error;
+ *  3. a worker takes messages one by one: lock (non-blocking; a message
+ *     busy in another flush is skipped), check it is still due, send,
+ *     record the outcome durably, next.  After
+ *     max_messages_per_connection messages, or a broken session, it opens
+ *     a new one;
  *  4. messages no worker could take because no session could be opened
  *     are deferred by the parent with that error; messages left because
  *     of a rate limit stay due and untouched.
