@@ -43,9 +43,9 @@ server() {
 	} >"$DIR.script"
 	"$SRV" -o "$DIR" -s "$DIR.script" -t 120 2>"$DIR.stderr" &
 	at_exit "kill $! 2>/dev/null"
-	for i in $(seq 1 200); do
+	for i in $(seq 1 500); do
 		[ -s "$DIR/port" ] && break
-		sleep 0.05
+		sleep 0.02
 	done
 	[ -s "$DIR/port" ] || bail "the test server did not start: $(cat "$DIR.stderr")"
 	PORT=$(cat "$DIR/port")
@@ -223,13 +223,26 @@ check "drop after the reply to the dot" delivered '^\.$' '' \
 
 # --- a silent server: deferred after `timeout` ----------------------------------
 CFG_EXTRA="timeout 2s"
-for stage in GREETING EHLO#1 MAIL DOT; do
+for stage in GREETING MAIL DOT; do
 	start=$(date +%s)
 	check "silence at $stage" deferred '' '' "hang $S $stage"
 	took=$(($(date +%s) - start))
 	ok "$([ "$took" -lt 15 ]; echo $?)" "silence at $stage: gave up in time (${took}s)"
 done
 CFG_EXTRA=
+
+# The server has stored the message but its final reply comes too late:
+# the client must assume nothing arrived and send it again.  The result
+# is a duplicate, never a loss.
+server "$EHLO_PLAIN" "$EHLO_TLS" "delay $S DOT 4"
+config "timeout 2s"
+printf 'Subject: late reply\n\nbody\n' | "$RQ" -odq rcpt@example.net
+flush
+is "$RC.$(queued)" 75.1 "final reply too late: deferred, still queued"
+is "$(received_for rcpt@example.net)" 1 "final reply too late: the server had stored it"
+flush --all
+is "$RC.$(queued)" 0.0 "final reply too late: the retry delivers it"
+is "$(received_for rcpt@example.net)" 2 "final reply too late: one duplicate, no loss"
 
 # --- hostile replies: the session ends, the message is deferred ----------------
 check "1 MB greeting without CRLF" deferred '' 'MAIL' \
