@@ -128,6 +128,19 @@ for m in 1 2 3 4 5; do
 done
 is "$m" 5 "the server stored the five messages in queue order"
 
+# Without PIPELINING, RSET only after a transaction that did not complete.
+server "ehlo 8BITMIME" "reply RCPT#2 550 5.1.1 no such user"
+config "bounce off"
+for m in 1 2 3; do
+	printf 'Subject: seq %d\n\nbody %d\n' "$m" "$m" | "$RQ" -odq "q$m@example.net"
+done
+flush
+is "$RC" 69 "no pipelining, three messages, the second refused: exit 69"
+is "$(commands | grep -E '^(MAIL|RCPT|DATA|RSET|QUIT)' | tr '\n' ' ')" \
+    "MAIL FROM:<sender@example.org> RCPT TO:<q1@example.net> DATA MAIL FROM:<sender@example.org> RCPT TO:<q2@example.net> RSET MAIL FROM:<sender@example.org> RCPT TO:<q3@example.net> DATA QUIT " \
+    "no pipelining: RSET only after the refused transaction, one session"
+is "$(ls "$DIR"/msg-*.env | wc -l | tr -d ' ')" 2 "no pipelining: the other two arrived"
+
 # --- BDAT when CHUNKING is offered: the content byte for byte -------------------
 server "ehlo PIPELINING 8BITMIME CHUNKING"
 config
