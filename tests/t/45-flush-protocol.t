@@ -3,7 +3,8 @@
 # test server recorded: PIPELINING (MAIL, RCPTs and DATA in one segment;
 # replies matched by position across messages) and its absence (one
 # command at a time); many messages over one session with RSET between;
-# BDAT when CHUNKING is offered, byte for byte; SMTPUTF8 (A-labels for a
+# BDAT when CHUNKING is offered, byte for byte, in chunks of at most 1 MiB;
+# SMTPUTF8 (A-labels for a
 # server without it, a clear failure for a UTF-8 local part, the SMTPUTF8
 # parameter when offered); DSN parameters only when DSN is offered;
 # BODY=8BITMIME for 8-bit content; and the SMTP smuggling sequences, which
@@ -160,6 +161,70 @@ cmp -s "$T/bdat.expected" "$DIR/msg-1.eml"
 ok $? "BDAT: the server received exactly the queued content (no dot-stuffing)"
 is "$(($(commands | sed -n 's/^BDAT \([0-9]*\).*/\1/p' | paste -sd+)))" \
     "$(wc -c <"$T/bdat.expected" | tr -d ' ')" "BDAT: the chunk sizes add up to the content"
+
+# A 3 MB message: chunks of at most 1 MiB, the last one with LAST, and
+# together exactly the queued content.  The recording is parsed as a
+# server must: after "BDAT n", n octets of data, then the next command.
+server "ehlo PIPELINING 8BITMIME CHUNKING"
+config
+{
+	printf 'Subject: big bdat\n\n'
+	head -c 2400000 /dev/urandom | base64 -w 76
+	printf '.a dot line at the end\n'
+} | "$RQ" -odq big@example.net
+python3 - "$(last_msg)" "$T/bdat.expected" <<'EOF'
+import sys
+d = open(sys.argv[1], "rb").read()
+open(sys.argv[2], "wb").write(d[d.index(b"\ndata\n") + 6:d.rindex(b"end size=")])
+EOF
+flush
+is "$RC" 0 "a 3 MB message over BDAT: delivered"
+python3 - "$DIR/conn-1.in" "$T/bdat.expected" "$DIR/msg-1.eml" <<'EOF' >"$T/bdat.out"
+import sys
+w = open(sys.argv[1], "rb").read()
+want = open(sys.argv[2], "rb").read()
+stored = open(sys.argv[3], "rb").read()
+pos, sizes, data, last = 0, [], b"", []
+while pos < len(w):
+    end = w.index(b"\r\n", pos)
+    cmd = w[pos:end].decode("ascii", "replace")
+    pos = end + 2
+    if cmd.startswith("BDAT "):
+        f = cmd.split()
+        n = int(f[1])
+        sizes.append(n)
+        last.append(len(f) == 3 and f[2] == "LAST")
+        data += w[pos:pos + n]
+        pos += n
+print("chunks", len(sizes))
+print("max-ok", int(max(sizes) <= 1048576))
+print("last-only-at-end", int(last[-1] and not any(last[:-1])))
+print("same-as-queued", int(data == want))
+print("stored-as-queued", int(stored == want))
+EOF
+ok "$([ "$(sed -n 's/^chunks //p' "$T/bdat.out")" -ge 3 ]; echo $?)" \
+    "a 3 MB message over BDAT: in $(sed -n 's/^chunks //p' "$T/bdat.out") chunks"
+is "$(grep -c ' 1$' "$T/bdat.out")" 4 \
+    "each chunk at most 1 MiB, LAST only on the last, the chunks and the stored message are the queued content ($(grep ' 0$' "$T/bdat.out" | tr '\n' ' '))"
+
+# The flush makes every line end CRLF for BDAT too (and counts the octets
+# it really sends): a hand-written queue file with bare CR and LF.
+server "ehlo PIPELINING 8BITMIME CHUNKING"
+config
+printf 'Subject: forged\n\nbody\n' | "$RQ" -odq forged@example.net
+python3 - "$(last_msg)" <<'EOF'
+import sys
+p = sys.argv[1]
+d = open(p, "rb").read()
+env = d[:d.index(b"\ndata\n") + 6]
+c = b"Subject: forged\r\n\r\nbefore\n.\nmiddle\r.\rafter\r\n.\n"
+open(p, "wb").write(env + c + b"end size=%d eightbit=0 smtputf8=0\n" % len(c))
+EOF
+flush --all
+is "$RC" 0 "forged queue content over BDAT: delivered"
+is "$(od -An -c "$DIR/msg-1.eml" | tr -s ' \n' ' ')" \
+    "$(printf 'Subject: forged\r\n\r\nbefore\r\n.\r\nmiddle\r\n.\r\nafter\r\n.\r\n' | od -An -c | tr -s ' \n' ' ')" \
+    "forged queue content over BDAT: every line end arrives as CRLF, BDAT sizes right"
 
 # --- SMTPUTF8 -------------------------------------------------------------------
 server "ehlo PIPELINING 8BITMIME"
