@@ -183,6 +183,12 @@ send_line(struct smtp *s, const char *line, const char *shown,
 {
 	int rc;
 
+	/* Whatever a queue file holds, one command stays one line. */
+	if (strpbrk(line, "\r\n") != NULL) {
+		s->dead = 1;
+		return rq_errf(err, EX_SOFTWARE, "refusing to send a command "
+		    "with a line break to %s", s->host);
+	}
 	trace(s, "-->", shown != NULL ? shown : line);
 	rc = conn_write(s->c, line, strlen(line), err);
 	if (rc == 0)
@@ -717,8 +723,10 @@ dsn_ret(const struct smtp *s, const struct envelope *env)
 {
 	const char *r = s->acct->dsn_return;
 
+	/* Only the two values RFC 3461 defines ever reach the wire. */
 	if (env->dsn_ret != NULL)
-		return env->dsn_ret;
+		return rq_strcasecmp(env->dsn_ret, "HDRS") == 0 ? "HDRS" :
+		    rq_strcasecmp(env->dsn_ret, "FULL") == 0 ? "FULL" : NULL;
 	if (r == NULL || rq_strcasecmp(r, "off") == 0)
 		return NULL;
 	if (rq_strcasecmp(r, "headers") == 0 || rq_strcasecmp(r, "hdrs") == 0)
@@ -736,6 +744,11 @@ dsn_notify(const struct smtp *s, const struct envelope *env, struct buf *out)
 		n = s->acct->dsn_notify;
 	if (n == NULL || rq_strcasecmp(n, "off") == 0)
 		return;
+	/* NEVER or a list of SUCCESS, FAILURE, DELAY: letters and commas. */
+	for (p = n; *p != '\0'; p++)
+		if (!((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+		    *p == ','))
+			return;
 	buf_addstr(out, " NOTIFY=");
 	for (p = n; *p != '\0'; p++)
 		buf_addch(out, (char)(*p >= 'a' && *p <= 'z' ? *p - 32 : *p));
@@ -831,6 +844,15 @@ send_content(struct smtp *s, struct qmsg *m, int bdat, struct reply *r,
 	return rc;
 }
 
+static int
+has_ctl(const char *p)
+{
+	for (; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			return 1;
+	return 0;
+}
+
 /*
  * Local decisions made before anything is sent: a message that cannot go
  * to this server as it is fails now, clearly, without a transaction.
@@ -850,6 +872,22 @@ precheck(struct smtp *s, struct qmsg *m, struct smtp_result *res, int *state,
 	for (i = 0; i < res->n; i++)
 		if (res->r[i].tried)
 			left++;
+	/* The queue is checked at submission; this is the last line. */
+	if (has_ctl(env->sender)) {
+		settle(res, state, RS_WAIT, OUT_PERM, "5.1.7 the sender "
+		    "address has control characters");
+		return 0;
+	}
+	for (i = 0; i < res->n; i++) {
+		if (res->r[i].tried && has_ctl(env->rcpts.v[i])) {
+			set_result(&res->r[i], OUT_PERM, "5.1.3 the recipient "
+			    "address has control characters");
+			state[i] = RS_DONE;
+			left--;
+		}
+	}
+	if (left == 0)
+		return 0;
 	if (s->caps.size && s->caps.size_max > 0 &&
 	    env->size > s->caps.size_max) {
 		t = xasprintf("5.3.4 message is %lld octets and %s accepts at "
