@@ -6,9 +6,9 @@
 # BDAT when CHUNKING is offered, byte for byte, in chunks of at most 1 MiB;
 # SMTPUTF8 (A-labels for a server without it, a clear failure for a UTF-8
 # local part, the SMTPUTF8 parameter when offered); DSN parameters only
-# when DSN is offered;
-# BODY=8BITMIME for 8-bit content; and the SMTP smuggling sequences, which
-# must reach the wire as plain, stuffed lines with one end of data.
+# when DSN is offered; BODY=8BITMIME for 8-bit content; and the SMTP
+# smuggling sequences, which must reach the wire as plain, stuffed lines
+# with one end of data.
 # Copyright (C) 2026 the relayq developers
 # SPDX-License-Identifier: GPL-3.0-or-later
 
