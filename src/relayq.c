@@ -125,8 +125,18 @@ base_name(const char *path)
 enum {
 	OPT_B = 1, OPT_O, OPT_Q, OPT_V, OPT_E, OPT_IGNORED, OPT_MSGFILE,
 	OPT_SHOW, OPT_DELETE, OPT_HOLD, OPT_RELEASE, OPT_RETRY, OPT_REQUEUE,
-	OPT_VERSION, OPT_HELP,
+	OPT_VERSION, OPT_HELP, OPT_FROM, OPT_FULLNAME, OPT_NOTIFY, OPT_RET,
+	OPT_ENVID, OPT_BODY, OPT_CONF, OPT_ACCOUNT,
 };
+
+/* A repeated option replaces the earlier value; *val is taken. */
+static void
+take(char **dst, char **val)
+{
+	free(*dst);
+	*dst = *val;
+	*val = NULL;
+}
 
 static void
 usage_help(poptContext pc)
@@ -177,31 +187,29 @@ set_o(struct options *o, const char *arg)
 static void
 parse_options(struct options *o, int argc, const char **argv)
 {
-	char *ignored = NULL;
-	int help = 0;
 	struct poptOption table[] = {
 		{ NULL, 't', POPT_ARG_NONE, &o->extract, 0,
 		  "read recipients from To, Cc, Bcc (or the last Resent- "
 		  "block) as well", NULL },
 		{ NULL, 'i', POPT_ARG_NONE, &o->ignore_dots, 0,
 		  "a line with a single dot does not end the message", NULL },
-		{ NULL, 'f', POPT_ARG_STRING, &o->from, 0,
+		{ NULL, 'f', POPT_ARG_STRING, NULL, OPT_FROM,
 		  "envelope sender (<> for the null sender)", "ADDR" },
-		{ NULL, 'r', POPT_ARG_STRING, &o->from, 0,
+		{ NULL, 'r', POPT_ARG_STRING, NULL, OPT_FROM,
 		  "same as -f", "ADDR" },
-		{ NULL, 'F', POPT_ARG_STRING, &o->full_name, 0,
+		{ NULL, 'F', POPT_ARG_STRING, NULL, OPT_FULLNAME,
 		  "full name for an added From header", "NAME" },
-		{ NULL, 'N', POPT_ARG_STRING, &o->dsn_notify, 0,
+		{ NULL, 'N', POPT_ARG_STRING, NULL, OPT_NOTIFY,
 		  "DSN NOTIFY: never, or success,failure,delay", "LIST" },
-		{ NULL, 'R', POPT_ARG_STRING, &o->dsn_ret, 0,
+		{ NULL, 'R', POPT_ARG_STRING, NULL, OPT_RET,
 		  "DSN RET: full or hdrs", "RET" },
-		{ NULL, 'V', POPT_ARG_STRING, &o->dsn_envid, 0,
+		{ NULL, 'V', POPT_ARG_STRING, NULL, OPT_ENVID,
 		  "DSN ENVID", "ENVID" },
-		{ NULL, 'B', POPT_ARG_STRING, &o->body, 0,
+		{ NULL, 'B', POPT_ARG_STRING, NULL, OPT_BODY,
 		  "body type: 7BIT or 8BITMIME", "TYPE" },
-		{ NULL, 'C', POPT_ARG_STRING, &o->conf, 0,
+		{ NULL, 'C', POPT_ARG_STRING, NULL, OPT_CONF,
 		  "configuration file", "FILE" },
-		{ "account", 'a', POPT_ARG_STRING, &o->account, 0,
+		{ "account", 'a', POPT_ARG_STRING, NULL, OPT_ACCOUNT,
 		  "account to relay through", "ACCOUNT" },
 		{ NULL, 'b', POPT_ARG_STRING, NULL, OPT_B,
 		  "mode: m submit, p list the queue, s SMTP on stdin, "
@@ -233,25 +241,25 @@ parse_options(struct options *o, int argc, const char **argv)
 		{ "requeue", '\0', POPT_ARG_STRING, NULL, OPT_REQUEUE,
 		  "move a failed message back into the queue", "ID" },
 		/* sendmail options accepted and ignored. */
-		{ NULL, 'e', POPT_ARG_STRING, &ignored, OPT_IGNORED,
+		{ NULL, 'e', POPT_ARG_STRING, NULL, OPT_IGNORED,
 		  "-em -ep -eq: ignored", "X" },
-		{ NULL, 'A', POPT_ARG_STRING, &ignored, OPT_IGNORED,
+		{ NULL, 'A', POPT_ARG_STRING, NULL, OPT_IGNORED,
 		  "ignored", "X" },
 		{ NULL, 'G', POPT_ARG_NONE, NULL, OPT_IGNORED, "ignored", NULL },
-		{ NULL, 'h', POPT_ARG_STRING, &ignored, OPT_IGNORED,
+		{ NULL, 'h', POPT_ARG_STRING, NULL, OPT_IGNORED,
 		  "ignored", "N" },
-		{ NULL, 'L', POPT_ARG_STRING, &ignored, OPT_IGNORED,
+		{ NULL, 'L', POPT_ARG_STRING, NULL, OPT_IGNORED,
 		  "ignored", "TAG" },
 		{ NULL, 'm', POPT_ARG_NONE, NULL, OPT_IGNORED, "ignored", NULL },
 		{ NULL, 'n', POPT_ARG_NONE, NULL, OPT_IGNORED, "ignored", NULL },
 		{ NULL, 'U', POPT_ARG_NONE, NULL, OPT_IGNORED, "ignored", NULL },
-		{ NULL, 'X', POPT_ARG_STRING, &ignored, OPT_IGNORED,
+		{ NULL, 'X', POPT_ARG_STRING, NULL, OPT_IGNORED,
 		  "ignored (never opens the file)", "FILE" },
-		{ NULL, 'O', POPT_ARG_STRING, &ignored, OPT_IGNORED,
+		{ NULL, 'O', POPT_ARG_STRING, NULL, OPT_IGNORED,
 		  "ignored", "OPTION" },
 		{ "version", '\0', POPT_ARG_NONE, NULL, OPT_VERSION,
 		  "print the version", NULL },
-		{ "help", '\0', POPT_ARG_NONE, &help, OPT_HELP,
+		{ "help", '\0', POPT_ARG_NONE, NULL, OPT_HELP,
 		  "show this help", NULL },
 		POPT_TABLEEND
 	};
@@ -265,6 +273,30 @@ parse_options(struct options *o, int argc, const char **argv)
 		char *val = poptGetOptArg(pc);
 
 		switch (rc) {
+		case OPT_FROM:
+			take(&o->from, &val);
+			break;
+		case OPT_FULLNAME:
+			take(&o->full_name, &val);
+			break;
+		case OPT_NOTIFY:
+			take(&o->dsn_notify, &val);
+			break;
+		case OPT_RET:
+			take(&o->dsn_ret, &val);
+			break;
+		case OPT_ENVID:
+			take(&o->dsn_envid, &val);
+			break;
+		case OPT_BODY:
+			take(&o->body, &val);
+			break;
+		case OPT_CONF:
+			take(&o->conf, &val);
+			break;
+		case OPT_ACCOUNT:
+			take(&o->account, &val);
+			break;
 		case OPT_B:
 			set_b(o, val);
 			break;
@@ -315,7 +347,6 @@ parse_options(struct options *o, int argc, const char **argv)
 	while ((arg = poptGetArg(pc)) != NULL)
 		strlist_add(&o->rcpts, arg);
 	poptFreeContext(pc);
-	free(ignored);
 
 	if (o->body != NULL && rq_strcasecmp(o->body, "7BIT") != 0 &&
 	    rq_strcasecmp(o->body, "8BITMIME") != 0)
@@ -1282,5 +1313,13 @@ main(int argc, char **argv)
 	strlist_free(&o.files);
 	strlist_free(&o.rcpts);
 	free(o.admin_id);
+	free(o.from);
+	free(o.full_name);
+	free(o.dsn_notify);
+	free(o.dsn_ret);
+	free(o.dsn_envid);
+	free(o.body);
+	free(o.conf);
+	free(o.account);
 	return ex;
 }

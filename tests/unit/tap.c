@@ -90,7 +90,8 @@ is_mem(const void *got, size_t gotlen, const void *want, size_t wantlen,
     const char *fmt, ...)
 {
 	va_list ap;
-	int cond = gotlen == wantlen && memcmp(got, want, gotlen) == 0;
+	int cond = gotlen == wantlen &&
+	    (gotlen == 0 || memcmp(got, want, gotlen) == 0);
 
 	va_start(ap, fmt);
 	report(cond, fmt, ap);
