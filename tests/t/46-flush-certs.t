@@ -5,7 +5,9 @@
 # client sends nothing but EHLO and STARTTLS (no AUTH, no MAIL, not even
 # over the refused TLS session); the good chain with tls_trust_file is
 # delivered; tls_fingerprint pins a certificate (right pin: delivered even
-# self-signed; wrong pin: deferred); tls_certcheck off delivers, loudly.
+# self-signed; wrong pin: deferred); tls_certcheck off delivers, loudly; a
+# server with TLS 1.1 at most is refused; an address literal is checked
+# against the certificate's IP addresses; tls_host_override.
 # Copyright (C) 2026 the relayq developers
 # SPDX-License-Identifier: GPL-3.0-or-later
 
@@ -41,7 +43,7 @@ server() {
 	DIR=$T/srv$n
 	mkdir -p "$DIR"
 	{
-		echo "tls cert=$pki/$1.pem key=$pki/$1.key"
+		echo "tls cert=$pki/$1.pem key=$pki/$1.key${SRV_TLS:+ $SRV_TLS}"
 		echo "user alice s3cret-Pa55"
 		[ "$2" = implicit ] && echo "implicit-tls"
 	} >"$DIR.script"
@@ -61,7 +63,7 @@ config() {
 	[ "$1" = implicit ] && starttls=off
 	shift
 	rm -rf "$T/queue" "$T/log"
-	write_config "logfile $T/log" "account t" "host localhost" \
+	write_config "logfile $T/log" "account t" "host ${HOST:-localhost}" \
 	    "port $PORT" "tls on" "tls_starttls $starttls" "auth on" \
 	    "user alice" "password s3cret-Pa55" "from sender@example.org" \
 	    "domain client.example.org" "$@" "account default : t"
@@ -151,6 +153,20 @@ for mode in starttls implicit; do
 	"$RQF" --check >"$T/check" 2>&1
 	like "$(cat "$T/check")" 'verification: FAILED: self-signed certificate \(ignored because tls_certcheck is off\)' \
 	    "tls_certcheck off ($mode): --check says the check failed and was ignored"
+
+	# TLS 1.0 and 1.1 are refused (RFC 8996), whatever the certificate.
+	SRV_TLS="priority=NORMAL:-VERS-ALL:+VERS-TLS1.1:+VERS-TLS1.0" \
+	    refused "a server with TLS 1.1 at most" server "$mode" \
+	    'handshake failed|TLS ?1\.[01]' "$trust"
+
+	# An address literal is verified against the certificate's IP
+	# addresses; tls_host_override names the certificate to expect.
+	HOST=127.0.0.1 delivered "host 127.0.0.1, IP in the certificate" \
+	    server "$mode" "$trust"
+	HOST=127.0.0.1 refused "host 127.0.0.1, no IP in the certificate" \
+	    wronghost "$mode" 'not for 127\.0\.0\.1' "$trust"
+	HOST=127.0.0.1 delivered "tls_host_override" wronghost "$mode" \
+	    "$trust" "tls_host_override wrong.example"
 done
 
 done_testing
