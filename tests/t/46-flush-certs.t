@@ -7,7 +7,9 @@
 # delivered; tls_fingerprint pins a certificate (right pin: delivered even
 # self-signed; wrong pin: deferred); tls_certcheck off delivers, loudly; a
 # server with TLS 1.1 at most is refused; an address literal is checked
-# against the certificate's IP addresses; tls_host_override.
+# against the certificate's IP addresses (and sent without SNI);
+# tls_host_override; SNI; TLS sessions resumed across the connections of
+# one flush.
 # Copyright (C) 2026 the relayq developers
 # SPDX-License-Identifier: GPL-3.0-or-later
 
@@ -121,6 +123,13 @@ delivered() {
 	is "$RC.$(queued)" 0.0 "$name ($mode): delivered"
 	like "$(cat "$T/log")" 'tls=TLS1\.[23] status=sent' "$name ($mode): over TLS 1.2 or later"
 	like "$(cat "$DIR/conn-1.info")" "tls=$mode" "$name ($mode): the server saw $mode TLS"
+	# SNI: the name verified (tls_host_override, else the host), never
+	# an address.
+	local sni=${HOST:-localhost}
+	case "$*" in *tls_host_override*) sni=wrong.example ;; esac
+	case $sni in *[!0-9.]*) ;; *) sni= ;; esac
+	is "$(sed -n 's/^sni=//p' "$DIR/conn-1.info")" "$sni" \
+	    "$name ($mode): SNI '$sni'"
 	if [ "$mode" = starttls ]; then
 		unlike "$(cat "$DIR/conn-1.in.plain")" 'AUTH|MAIL' \
 		    "$name ($mode): no AUTH or MAIL before the handshake"
@@ -153,6 +162,21 @@ for mode in starttls implicit; do
 	"$RQF" --check >"$T/check" 2>&1
 	like "$(cat "$T/check")" 'verification: FAILED: self-signed certificate \(ignored because tls_certcheck is off\)' \
 	    "tls_certcheck off ($mode): --check says the check failed and was ignored"
+
+	# Session resumption across the connections of one flush: three
+	# sessions (one message each), the second and third resumed, each
+	# still authenticating inside TLS.
+	server server "$mode"
+	config "$mode" "$trust" "connections 1" "max_messages_per_connection 1"
+	for i in 1 2 3; do
+		printf 'Subject: r%d\n\nbody\n' "$i" | "$RQ" -odq "r$i@example.net"
+	done
+	flush
+	is "$RC.$(queued)" 0.0 "resumption ($mode): three messages delivered"
+	is "$(for i in 1 2 3; do sed -n 's/^tls_resumed=//p' "$DIR/conn-$i.info"; done | tr '\n' ' ')" \
+	    "no yes yes " "resumption ($mode): sessions 2 and 3 resumed the first"
+	is "$(cat "$DIR"/conn-*.in.tls | grep -c '^AUTH PLAIN')" 3 \
+	    "resumption ($mode): AUTH in each session, inside TLS"
 
 	# TLS 1.0 and 1.1 are refused (RFC 8996), whatever the certificate.
 	SRV_TLS="priority=NORMAL:-VERS-ALL:+VERS-TLS1.1:+VERS-TLS1.0" \
