@@ -247,6 +247,15 @@ copy_original(const struct qmsg *m, int headers_only, struct out *o)
 	return o->rc;
 }
 
+/* Is recipient i one the report is about? */
+static int
+picked(const struct qmsg *m, const struct bounce_params *p, size_t i)
+{
+	if (p->relayed != NULL)
+		return p->relayed[i] != 0;
+	return m->st.rstatus != NULL && m->st.rstatus[i] == RCPT_FAILED;
+}
+
 int
 bounce_write(const struct qmsg *m, const struct bounce_params *p,
     bounce_sink sink, void *arg, int *eightbit, struct rq_err *err)
@@ -272,10 +281,12 @@ bounce_write(const struct qmsg *m, const struct bounce_params *p,
 		    rnd[i]);
 	rfc5322_date(date, sizeof(date), (time_t)p->now);
 	rfc5322_date(arrival, sizeof(arrival), (time_t)env->queued_at);
-	full = !(env->dsn_ret != NULL && rq_strcasecmp(env->dsn_ret,
-	    "HDRS") == 0) && env->size <= BOUNCE_FULL_MAX;
+	/* A relay notice returns the header only (RFC 3461 4.3). */
+	full = p->relayed == NULL && !(env->dsn_ret != NULL &&
+	    rq_strcasecmp(env->dsn_ret, "HDRS") == 0) &&
+	    env->size <= BOUNCE_FULL_MAX;
 	for (i = 0; i < env->rcpts.n; i++) {
-		if (m->st.rstatus == NULL || m->st.rstatus[i] != RCPT_FAILED)
+		if (!picked(m, p, i))
 			continue;
 		nfail++;
 		if (addr_is_utf8(env->rcpts.v[i]))
@@ -286,7 +297,9 @@ bounce_write(const struct qmsg *m, const struct bounce_params *p,
 	outf(&o, "From: Mail Delivery System <MAILER-DAEMON@%s>\r\n",
 	    p->domain);
 	outf(&o, "To: <%s>\r\n", p->to);
-	outf(&o, "Subject: Undelivered Mail Returned to Sender\r\n");
+	outf(&o, "Subject: %s\r\n", p->relayed != NULL ?
+	    "Delivery Status Notification (Relayed)" :
+	    "Undelivered Mail Returned to Sender");
 	outf(&o, "Date: %s\r\n", date);
 	outf(&o, "Message-ID: <bounce.%s.%s@%s>\r\n", env->id, bnd + 9,
 	    p->domain);
@@ -303,15 +316,28 @@ bounce_write(const struct qmsg *m, const struct bounce_params *p,
 	outf(&o, "Content-Type: text/plain; charset=%s\r\n\r\n",
 	    utf8 ? "utf-8" : "us-ascii");
 	outf(&o, "This is relayq-flush at %s.\r\n\r\n", p->domain);
-	outf(&o, "Your message could not be delivered to %s.\r\n",
-	    nfail == 1 ? "one recipient" : "some of its recipients");
-	outf(&o, "It was queued on %s with the id %s", arrival, env->id);
-	if (mta != NULL)
-		outf(&o, " and relayed through %s", mta);
-	outf(&o, ".\r\nThis is a permanent failure: it will not be "
-	    "tried again.\r\n\r\n");
+	if (p->relayed != NULL) {
+		outf(&o, "Your message was relayed to %s, which does not "
+		    "offer delivery\r\nstatus notifications: this is the "
+		    "last notice you will get about\r\n%s, as you asked "
+		    "for notice of success.\r\n", mta != NULL ? mta :
+		    "the smart host", nfail == 1 ? "this recipient" :
+		    "these recipients");
+		outf(&o, "It was queued on %s with the id %s.\r\n\r\n",
+		    arrival, env->id);
+	} else {
+		outf(&o, "Your message could not be delivered to %s.\r\n",
+		    nfail == 1 ? "one recipient" :
+		    "some of its recipients");
+		outf(&o, "It was queued on %s with the id %s", arrival,
+		    env->id);
+		if (mta != NULL)
+			outf(&o, " and relayed through %s", mta);
+		outf(&o, ".\r\nThis is a permanent failure: it will not "
+		    "be tried again.\r\n\r\n");
+	}
 	for (i = 0; i < env->rcpts.n; i++) {
-		if (m->st.rstatus == NULL || m->st.rstatus[i] != RCPT_FAILED)
+		if (!picked(m, p, i))
 			continue;
 		reason = clean_reason(m->st.rreply != NULL ?
 		    m->st.rreply[i] : NULL);
@@ -336,16 +362,19 @@ bounce_write(const struct qmsg *m, const struct bounce_params *p,
 		outf(&o, "Original-Envelope-Id: %s\r\n", env->dsn_envid);
 	outf(&o, "Arrival-Date: %s\r\n", arrival);
 	for (i = 0; i < env->rcpts.n; i++) {
-		if (m->st.rstatus == NULL || m->st.rstatus[i] != RCPT_FAILED)
+		if (!picked(m, p, i))
 			continue;
 		reason = clean_reason(m->st.rreply != NULL ?
 		    m->st.rreply[i] : NULL);
 		bounce_status(reason, status, sizeof(status));
+		if (p->relayed != NULL && status[0] != '2')
+			rq_strlcpy(status, "2.0.0", sizeof(status));
 		outf(&o, "\r\n");
 		outf(&o, "Final-Recipient: %s; %s\r\n",
 		    addr_is_utf8(env->rcpts.v[i]) ? "utf-8" : "rfc822",
 		    env->rcpts.v[i]);
-		outf(&o, "Action: failed\r\n");
+		outf(&o, "Action: %s\r\n", p->relayed != NULL ? "relayed" :
+		    "failed");
 		outf(&o, "Status: %s\r\n", status);
 		/* An expiry keeps the server's last word after "reply: ". */
 		last = strstr(reason, "reply: ");
@@ -367,8 +396,8 @@ bounce_write(const struct qmsg *m, const struct bounce_params *p,
 		outf(&o, "Content-Description: Undelivered Message\r\n");
 		outf(&o, "Content-Type: message/rfc822\r\n\r\n");
 	} else {
-		outf(&o, "Content-Description: Undelivered Message "
-		    "Headers\r\n");
+		outf(&o, "Content-Description: %s Message Headers\r\n",
+		    p->relayed != NULL ? "Relayed" : "Undelivered");
 		outf(&o, "Content-Type: text/rfc822-headers\r\n\r\n");
 	}
 	if (copy_original(m, !full, &o) == 0)

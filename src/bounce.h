@@ -33,6 +33,14 @@ struct bounce_params {
 	const char	*account;	/* account for the bounce's envelope,
 					   or NULL (chosen at flush time) */
 	long long	 now;
+	/*
+	 * NULL: a bounce about the recipients in state RCPT_FAILED.  Else
+	 * a "relayed" notice (RFC 3461 section 4.3: the smart host has no
+	 * DSN, so this is the last word on them) about the recipients i
+	 * with relayed[i] set, whose 250 replies are in m->st.rreply; it
+	 * returns the original's header only.
+	 */
+	const unsigned char *relayed;
 };
 
 /*
@@ -48,7 +56,8 @@ typedef int (*bounce_sink)(void *arg, const void *, size_t,
 
 /*
  * Write the report about m's recipients in state RCPT_FAILED (their
- * reasons from m->st.rreply) through sink, CRLF line ends throughout.
+ * reasons from m->st.rreply), or those p->relayed picks, through sink,
+ * CRLF line ends throughout.
  * *eightbit is set when the result has 8-bit octets (an 8-bit original
  * returned in full).  Errors: from the sink; EX_IOERR reading m->fd.
  */

@@ -303,6 +303,50 @@ finish_failed(struct job *j, struct qmsg *m, const char *relay)
 		    m->env.id, e.msg);
 }
 
+/*
+ * RFC 3461 section 4.3: a recipient that asked for NOTIFY=SUCCESS and was
+ * handed to a smart host without DSN gets a "relayed" notice from us, as
+ * nobody further on will send one.
+ */
+static void
+notify_relayed(struct job *j, struct qmsg *m, const struct smtp_result *res,
+    const char *relay)
+{
+	const char *notify = m->env.dsn_notify != NULL ? m->env.dsn_notify :
+	    j->a->dsn_notify;
+	struct bounce_params bp;
+	unsigned char *pick;
+	struct rq_err e;
+	char id[QUEUE_ID_MAX];
+	size_t i, n = 0;
+
+	if (notify == NULL || strcasestr(notify, "SUCCESS") == NULL ||
+	    m->env.sender[0] == '\0' || !j->a->bounce)
+		return;
+	pick = xcalloc(res->n > 0 ? res->n : 1, 1);
+	for (i = 0; i < res->n; i++)
+		if (res->r[i].tried && res->r[i].out == OUT_OK) {
+			pick[i] = 1;
+			n++;
+		}
+	if (n > 0) {
+		memset(&bp, 0, sizeof(bp));
+		bp.to = m->env.sender;
+		bp.domain = j->name;
+		bp.remote_mta = relay;
+		bp.account = j->a->name;
+		bp.now = rq_now();
+		bp.relayed = pick;
+		if (bounce_queue(j->q, m, &bp, id, &e) != 0)
+			log_line(LOG_ERR, "id=%s: cannot queue a relayed "
+			    "notice: %s", m->env.id, e.msg);
+		else
+			log_line(LOG_INFO, "id=%s: relayed notice id=%s "
+			    "queued to <%s>", m->env.id, id, bp.to);
+	}
+	free(pick);
+}
+
 static void
 set_reply(struct qmsg *m, size_t i, const char *text)
 {
@@ -319,7 +363,7 @@ set_reply(struct qmsg *m, size_t i, const char *text)
  */
 static void
 record(struct job *j, struct qmsg *m, const struct smtp_result *res,
-    const char *relay, const char *tlsv)
+    const char *relay, const char *tlsv, int srv_dsn)
 {
 	const struct account *a = j->a;
 	struct qstate *st = &m->st;
@@ -363,6 +407,9 @@ record(struct job *j, struct qmsg *m, const struct smtp_result *res,
 		else if (st->rstatus[i] == RCPT_FAILED)
 			nfail++;
 	}
+
+	if (relay != NULL && !srv_dsn)
+		notify_relayed(j, m, res, relay);
 
 	qtime = a->max_queue_time > 0 ? a->max_queue_time : 5 * 86400;
 	if (ndefer > 0 && now - m->env.queued_at >= qtime) {
@@ -447,7 +494,7 @@ record_session_failure(struct job *j, struct qmsg *m, const char *why)
 		res.r[i].out = OUT_TEMP;
 		res.r[i].reply = xstrdup(why);
 	}
-	record(j, m, &res, NULL, NULL);
+	record(j, m, &res, NULL, NULL, 0);
 	smtp_result_free(&res);
 }
 
@@ -556,7 +603,8 @@ worker(struct job *j, struct smtp *s)
 		}
 		memset(&res, 0, sizeof(res));
 		rc = smtp_send(s, m, &res, &err);
-		record(j, m, &res, smtp_peer(s), smtp_tls_version(s));
+		record(j, m, &res, smtp_peer(s), smtp_tls_version(s),
+		    smtp_caps(s)->dsn);
 		smtp_result_free(&res);
 		queue_msg_close(m);
 		nconn++;

@@ -108,6 +108,25 @@ like "$(cat "$T/queue/msg/$id")" 'Diagnostic-Code: smtp; 451 4\.3\.0 later' \
     "and the last reply"
 "$RQ" --delete "$id" >/dev/null 2>&1
 
+# --- NOTIFY=SUCCESS through a server without DSN: a "relayed" notice ----------
+server s6 "ehlo PIPELINING 8BITMIME"
+config "$PORT"
+printf 'Subject: dsn\n\nbody\n' | "$RQ" -odq -N success,failure ok@example.net
+"$RQF"
+is "$?" 0 "delivered"
+live='[m for m in q if m["state"] != "failed"]'
+is "$(json "len($live)")" 1 "a notice is queued"
+id=$(json "$live[0]['id']")
+is "$(json "$live[0]['sender']")" "" "the notice has the null sender"
+like "$(cat "$T/queue/msg/$id")" 'Action: relayed' "Action: relayed"
+"$RQ" --delete "$id" >/dev/null 2>&1
+server s7 "ehlo PIPELINING 8BITMIME DSN"
+config "$PORT"
+printf 'Subject: dsn\n\nbody\n' | "$RQ" -odq -N success ok@example.net
+"$RQF"
+is "$(queued)" 0 "a server with DSN: no notice of our own"
+like "$(grep '^RCPT' "$T/s7/msg-1.env")" 'NOTIFY=SUCCESS' "NOTIFY goes to the server"
+
 # --- the server's SIZE limit: a permanent failure, no transaction -----------
 server s5 "ehlo PIPELINING SIZE 100"
 config "$PORT" "bounce off"

@@ -303,6 +303,36 @@ main(void)
 	}
 	free(big);
 
+	/* A "relayed" notice (NOTIFY=SUCCESS, smart host without DSN). */
+	queue_msg_close(m);
+	m = make_msg(q, content, sizeof(content) - 1, NULL, rcpts, 3);
+	if (m != NULL) {
+		static const unsigned char pick[] = { 0, 1, 0 };
+
+		m->st.rstatus[1] = RCPT_SENT;
+		m->st.rreply[1] = xstrdup("250 2.0.0 Ok: queued as 4711");
+		bp.relayed = pick;
+		buf_reset(&out);
+		is_int(bounce_write(m, &bp, buf_sink, &out, NULL, &err), 0,
+		    "bounce_write (relayed)");
+		ok(strstr(out.data, "\r\nFinal-Recipient: rfc822; "
+		    "b@example.net\r\nAction: relayed\r\nStatus: 2.0.0\r\n")
+		    != NULL, "relayed: Action relayed, Status 2.0.0");
+		ok(strstr(out.data, "Diagnostic-Code: smtp; 250 2.0.0 Ok: "
+		    "queued as 4711\r\n") != NULL, "relayed: the 250 reply");
+		is_int((long long)count(out.data, "Final-Recipient:"), 1,
+		    "relayed: only the picked recipient");
+		ok(strstr(out.data, "Content-Type: text/rfc822-headers") !=
+		    NULL && strstr(out.data, "body line one") == NULL,
+		    "relayed: the header only");
+		ok(strstr(out.data, "Subject: Delivery Status Notification "
+		    "(Relayed)\r\n") != NULL, "relayed: its own subject");
+		ok(crlf_only(out.data, out.len), "relayed: CRLF only");
+		bp.relayed = NULL;
+	} else {
+		ok(0, "relayed message queued");
+	}
+
 	/* Queued: a new message, null sender, the report as content. */
 	queue_msg_close(m);
 	m = make_msg(q, content, sizeof(content) - 1, NULL, rcpts, 2);
