@@ -221,6 +221,34 @@ ok "$(wire 2 | grep -c '^\.$' | grep -qx 1; echo $?)" \
 check "drop after the reply to the dot" delivered '^\.$' '' \
     "disconnect-after $S DOT"
 
+# --- between and after the messages of one session: RSET and QUIT -------------
+# two RULE WANT-RC WANT-STORED: two messages over one pipelining session.
+two() {
+	local rule=$1 rc=$2 stored=$3
+	server "ehlo PIPELINING 8BITMIME ENHANCEDSTATUSCODES STARTTLS AUTH PLAIN LOGIN" \
+	    "ehlo-tls PIPELINING 8BITMIME ENHANCEDSTATUSCODES AUTH PLAIN LOGIN" "$rule"
+	config "connections 1"
+	printf 'Subject: first\n\nbody\n' | "$RQ" -odq one@example.net
+	printf 'Subject: second\n\nbody\n' | "$RQ" -odq two@example.net
+	flush
+	ok "$(crashed; [ $? -ne 0 ]; echo $?)" "$rule: the flush ends cleanly"
+	is "$RC.$(ls "$DIR"/msg-*.env 2>/dev/null | wc -l | tr -d ' ')" "$rc.$stored" \
+	    "$rule: exit $rc, $stored of 2 stored"
+	is "$(queued)" $((2 - stored)) "$rule: what was not stored is still queued"
+	flush --all
+	is "$RC.$(queued)" 0.0 "$rule: the retry finishes"
+	is "$(received_for one@example.net).$(received_for two@example.net)" 1.1 \
+	    "$rule: each message arrived once"
+}
+# A refused RSET does not undo a transaction that was completed; the
+# next one is judged by its own replies.
+two "reply $S RSET 451 4.3.0 not now" 0 2
+two "reply $S RSET 554 5.5.1 no" 0 2
+two "disconnect $S RSET" 75 1
+# Whatever happens to QUIT, what was delivered stays delivered.
+two "reply $S QUIT 554 5.0.0 no" 0 2
+two "disconnect $S QUIT" 0 2
+
 # --- a silent server: deferred after `timeout` ----------------------------------
 CFG_EXTRA="timeout 2s"
 for stage in GREETING MAIL DOT; do
