@@ -87,6 +87,14 @@ wait_stored() {
 	return 1
 }
 
+# kill_group PID: SIGKILL the process group PID leads (the flush and its
+# workers); returns the leader's wait status.  (bash's "Killed" notice
+# for the job goes to /dev/null with the rest of this function's errors.)
+kill_group() {
+	kill -9 -- "-$1"
+	wait "$1"
+} 2>/dev/null
+
 # wait_wire DIR REGEX N: until the client has sent N lines matching REGEX
 # (CR removed) to the server in DIR, over all its sessions (20 s).  The
 # server records bytes as they arrive, before it answers.
@@ -171,8 +179,7 @@ killed() {
 	setsid "$RQF" --all >"$T/k.out" 2>&1 &
 	pid=$!
 	$wait "$slow" || diag "$name: the moment to kill never came ($wait)"
-	kill -9 -- "-$pid" 2>/dev/null
-	wait "$pid" 2>/dev/null
+	kill_group "$pid"
 	st=$?
 	is "$st" 137 "$name: the flush died of SIGKILL"
 	sleep 0.1
@@ -247,8 +254,7 @@ printf 'Subject: next\n\nbody\n' | "$RQ" -odq d@example.net
 setsid "$RQF" --all >"$T/p.out" 2>&1 &
 pid=$!
 wait_wire "$slow" '^MAIL FROM' 2 || diag "partial: the second MAIL never came"
-kill -9 -- "-$pid" 2>/dev/null
-{ wait "$pid"; } 2>/dev/null
+kill_group "$pid"
 is "$?" 137 "partial: the flush died of SIGKILL while MAIL of the next message waited"
 is "$(cat "$slow/msg-1.env" | grep '^RCPT' | tr '\n' ' ')" \
     "RCPT TO:<a@example.net> RCPT TO:<c@example.net> " "partial: the server took a and c"
