@@ -255,10 +255,12 @@ log_attempt(struct job *j, const struct qmsg *m, size_t i,
 	    rr->out == OUT_TEMP ? "deferred" : "failed";
 
 	log_line(rr->out == OUT_OK ? LOG_INFO : LOG_NOTICE,
-	    "id=%s from=<%s> to=<%s> relay=%s tls=%s status=%s reply=\"%s\" "
-	    "size=%lld delay=%llds attempts=%d", m->env.id, m->env.sender,
-	    m->env.rcpts.v[i], relay != NULL ? relay : "none",
-	    tlsv != NULL ? tlsv : "none", status,
+	    "id=%s from=<%s> to=<%s> relay=%s tls=%s%s status=%s "
+	    "reply=\"%s\" size=%lld delay=%llds attempts=%d", m->env.id,
+	    m->env.sender, m->env.rcpts.v[i], relay != NULL ? relay : "none",
+	    tlsv != NULL ? tlsv : "none",
+	    /* Every line says so when nothing was verified. */
+	    tlsv != NULL && !j->a->tls_certcheck ? ",unverified" : "", status,
 	    rr->reply != NULL ? rr->reply : "", m->env.size,
 	    now - m->env.queued_at, m->st.attempts);
 }

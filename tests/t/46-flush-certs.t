@@ -121,7 +121,7 @@ delivered() {
 	submit
 	flush ${FLUSH_ARGS:-}
 	is "$RC.$(queued)" 0.0 "$name ($mode): delivered"
-	like "$(cat "$T/log")" 'tls=TLS1\.[23] status=sent' "$name ($mode): over TLS 1.2 or later"
+	like "$(cat "$T/log")" 'tls=TLS1\.[23](,unverified)? status=sent' "$name ($mode): over TLS 1.2 or later"
 	like "$(cat "$DIR/conn-1.info")" "tls=$mode" "$name ($mode): the server saw $mode TLS"
 	# SNI: the name verified (tls_host_override, else the host), never
 	# an address.
@@ -153,10 +153,11 @@ for mode in starttls implicit; do
 	refused "wrong pin, chain valid" server "$mode" \
 	    'fingerprint does not match' "$trust" "tls_fingerprint $(pin selfsigned)"
 
-	# Said with -v and by --check; a plain run's log line does not say
-	# that nothing was verified (see doc/testing.md).
+	# Said with -v, by --check, and on every log line.
 	FLUSH_ARGS=-v delivered "tls_certcheck off" selfsigned "$mode" \
 	    "tls_certcheck off"
+	like "$(tail -1 "$T/log")" 'tls=TLS1\.[23],unverified status=sent' \
+	    "tls_certcheck off ($mode): the log line says it was not verified"
 	like "$ERR" 'warning: .*tls_certcheck: certificate checks are off' \
 	    "tls_certcheck off ($mode): -v warns on standard error"
 	"$RQF" --check >"$T/check" 2>&1
