@@ -27,15 +27,6 @@
 #define ESC_MAX	160
 
 static int
-is_atext(unsigned char c)
-{
-	if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-	    (c >= '0' && c <= '9'))
-		return 1;
-	return c != '\0' && strchr("!#$%&'*+-/=?^_`{|}~", c) != NULL;
-}
-
-static int
 is_ctl(unsigned char c)
 {
 	return c < 0x20 || c == 0x7f;
@@ -116,7 +107,7 @@ is_dot_string(const char *s, size_t len)
 		if (c == '.') {
 			if (s[i + 1] == '.')
 				return 0;
-		} else if (!is_atext(c) && c < 0x80)
+		} else if (!rfc5322_is_atext(c) && c < 0x80)
 			return 0;
 	}
 	return 1;
@@ -170,7 +161,7 @@ check_local(const char *s, size_t len, const char **why)
 	for (i = 0; i < len; i++) {
 		unsigned char c = (unsigned char)s[i];
 
-		if (c != '.' && !is_atext(c) && c < 0x80) {
+		if (c != '.' && !rfc5322_is_atext(c) && c < 0x80) {
 			*why = c == ' ' ? "space in local part" :
 			    "invalid character in local part (quote it)";
 			return -1;
@@ -714,7 +705,7 @@ lex(struct parser *ps, struct tok *t)
 		}
 		n = encoded_word_len(ps->p, ps->end);
 		ps->p += n;
-		while (ps->p < ps->end && (is_atext((unsigned char)*ps->p) ||
+		while (ps->p < ps->end && (rfc5322_is_atext((unsigned char)*ps->p) ||
 		    (unsigned char)*ps->p >= 0x80))
 			ps->p++;
 		t->type = T_ATOM;

@@ -57,8 +57,8 @@ utf8_char_len(const void *s, size_t n)
 
 /* ---- RFC 2047 phrases ---------------------------------------------------- */
 
-static int
-is_atext(unsigned char c)
+int
+rfc5322_is_atext(unsigned char c)
 {
 	if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
 	    (c >= '0' && c <= '9'))
@@ -96,7 +96,7 @@ is_plain_phrase(const char *s, size_t len)
 				return 0;
 			continue;
 		}
-		if (!is_atext((unsigned char)s[i]))
+		if (!rfc5322_is_atext((unsigned char)s[i]))
 			return 0;
 		if (s[i] == '=' && s[i + 1] == '?')
 			return 0;

@@ -18,6 +18,9 @@
  */
 size_t	utf8_char_len(const void *s, size_t n);
 
+/* Is c an RFC 5322 atext character (ALPHA, DIGIT or one of !#$%&'*+-/=?^_`{|}~)? */
+int	rfc5322_is_atext(unsigned char c);
+
 /*
  * Append a display name for a From header to out: as-is when it is a
  * plain RFC 5322 phrase of printable ASCII atoms; as a quoted-string when it

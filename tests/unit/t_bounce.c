@@ -34,20 +34,6 @@ count(const char *hay, const char *needle)
 	return n;
 }
 
-static int
-crlf_only(const char *p, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		if (p[i] == '\r' && (i + 1 == n || p[i + 1] != '\n'))
-			return 0;
-		if (p[i] == '\n' && (i == 0 || p[i - 1] != '\r'))
-			return 0;
-	}
-	return 1;
-}
-
 /* The boundary parameter of the top-level Content-Type. */
 static char *
 boundary(const char *msg)
@@ -175,7 +161,7 @@ main(void)
 	buf_init(&out);
 	is_int(bounce_write(m, &bp, buf_sink, &out, &eightbit, &err), 0,
 	    "bounce_write");
-	ok(crlf_only(out.data, out.len), "CRLF line ends only");
+	ok(crlf_canonical(out.data, out.len), "CRLF line ends only");
 	ok(strstr(out.data, "Content-Type: multipart/report; "
 	    "report-type=delivery-status;") != NULL,
 	    "multipart/report with report-type=delivery-status");
@@ -255,7 +241,7 @@ main(void)
 		    "RET=HDRS: no body");
 		ok(strstr(out.data, "Status: 5.0.0\r\n") != NULL,
 		    "no enhanced code: 5.0.0");
-		ok(crlf_only(out.data, out.len), "RET=HDRS: CRLF only");
+		ok(crlf_canonical(out.data, out.len), "RET=HDRS: CRLF only");
 	} else {
 		ok(0, "HDRS message queued");
 	}
@@ -297,7 +283,7 @@ main(void)
 			    "read boundary");
 		}
 		ok(out.len < 200000, "large original: the bounce is small");
-		ok(crlf_only(out.data, out.len), "large: CRLF only");
+		ok(crlf_canonical(out.data, out.len), "large: CRLF only");
 	} else {
 		ok(0, "large message queued");
 	}
@@ -327,7 +313,7 @@ main(void)
 		    "relayed: the header only");
 		ok(strstr(out.data, "Subject: Delivery Status Notification "
 		    "(Relayed)\r\n") != NULL, "relayed: its own subject");
-		ok(crlf_only(out.data, out.len), "relayed: CRLF only");
+		ok(crlf_canonical(out.data, out.len), "relayed: CRLF only");
 		bp.relayed = NULL;
 	} else {
 		ok(0, "relayed message queued");

@@ -126,21 +126,6 @@ run_str(const char *in, const struct msg_opts *o, struct run *r)
 	run(in, strlen(in), o, 0, r);
 }
 
-/* Every CR is followed by LF and every LF follows a CR. */
-static int
-is_canonical(const char *p, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		if (p[i] == '\r' && (i + 1 == n || p[i + 1] != '\n'))
-			return 0;
-		if (p[i] == '\n' && (i == 0 || p[i - 1] != '\r'))
-			return 0;
-	}
-	return 1;
-}
-
 static size_t
 longest_line(const char *p, size_t n)
 {
@@ -381,7 +366,7 @@ test_smuggling(void)
 			run(in.data, in.len, &o, 1, &r);
 			is_int(r.rc, 0, "smuggling %zu mode %d: accepted", i,
 			    mode);
-			ok(is_canonical(r.out.data, r.out.len),
+			ok(crlf_canonical(r.out.data, r.out.len),
 			    "smuggling %zu mode %d: no bare CR or LF out", i,
 			    mode);
 			body = body_of(&r.out);
@@ -456,7 +441,7 @@ test_property(void)
 		run(in.data, in.len, &o, rd, &r);
 		if (r.rc != 0 || r1.rc != 0)
 			bad_rc++;
-		if (!is_canonical(r.out.data, r.out.len) ||
+		if (!crlf_canonical(r.out.data, r.out.len) ||
 		    longest_line(r.out.data, r.out.len) > MSG_LINE_MAX)
 			bad_canon++;
 		if (r.out.len != r1.out.len ||
@@ -974,7 +959,7 @@ test_reencode(void)
 			buf_add(&in, body.data, body.len);
 			run(in.data, in.len, &o, rd, &r);
 			is_int(r.rc, 0, "QP %zu/%zu: accepted", i, rd);
-			ok(is_canonical(r.out.data, r.out.len),
+			ok(crlf_canonical(r.out.data, r.out.len),
 			    "QP %zu: canonical", i);
 			ok(longest_line(r.out.data, r.out.len) <= 76 ||
 			    longest_line(r.out.data, r.out.len) <= MSG_LINE_MAX,

@@ -93,21 +93,6 @@ run(const char *in, size_t n, int stuff, size_t step, struct buf *out)
 	smtp_canon_end(&cs, out);
 }
 
-/* No CR without LF after it, no LF without CR before it. */
-static int
-crlf_only(const char *p, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		if (p[i] == '\r' && (i + 1 == n || p[i + 1] != '\n'))
-			return 0;
-		if (p[i] == '\n' && (i == 0 || p[i - 1] != '\r'))
-			return 0;
-	}
-	return 1;
-}
-
 /* Where the first end of data ("." alone on a line) is, or -1. */
 static long
 first_eod(const char *p, size_t n)
@@ -166,7 +151,7 @@ main(void)
 			    "BDAT: %s (pieces of %zu)", c->name, steps[s]);
 		}
 		run(c->in, c->inlen, 1, 0, &out);
-		ok(crlf_only(out.data, out.len), "DATA: %s: CRLF only",
+		ok(crlf_canonical(out.data, out.len), "DATA: %s: CRLF only",
 		    c->name);
 		is_int(first_eod(out.data, out.len), (long)out.len - 3,
 		    "DATA: %s: the only end of data is the last line",
@@ -192,10 +177,10 @@ main(void)
 		run(in, n, 1, 1 + (size_t)(rand() % 5), &un);
 		good &= out.len == un.len && memcmp(out.data, un.data,
 		    out.len) == 0;
-		good &= crlf_only(out.data, out.len);
+		good &= crlf_canonical(out.data, out.len);
 		good &= first_eod(out.data, out.len) == (long)out.len - 3;
 		run(in, n, 0, 0, &bd);
-		good &= crlf_only(bd.data, bd.len);
+		good &= crlf_canonical(bd.data, bd.len);
 		unstuff(out.data, out.len, &un);
 		good &= un.len == bd.len && memcmp(un.data, bd.data,
 		    bd.len) == 0;

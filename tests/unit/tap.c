@@ -103,6 +103,18 @@ is_mem(const void *got, size_t gotlen, const void *want, size_t wantlen,
 	return cond;
 }
 
+int
+crlf_canonical(const char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (p[i] == '\r' && (i + 1 == n || p[i + 1] != '\n'))
+			return 0;
+		if (p[i] == '\n' && (i == 0 || p[i - 1] != '\r'))
+			return 0;
+	}
+	return 1;
+}
+
 void
 diag(const char *fmt, ...)
 {

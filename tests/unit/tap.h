@@ -19,6 +19,8 @@ int	is_str(const char *got, const char *want, const char *fmt, ...)
 /* Byte-exact comparison; prints both sides escaped on failure. */
 int	is_mem(const void *got, size_t gotlen, const void *want, size_t wantlen,
 	    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+/* No CR without LF after it and no LF without CR before it (canonical text). */
+int	crlf_canonical(const char *p, size_t n);
 void	diag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int	done_testing(void);
 
