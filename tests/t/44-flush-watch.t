@@ -6,22 +6,10 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 
 . "$(dirname "$0")/../lib/harness.sh"
+. "$TOP/tests/lib/flush.sh"
 
-SRV=$TOP/tests/smtpd/rq-testsmtpd
-[ -x "$SRV" ] || bail "tests/smtpd/rq-testsmtpd is not built (make tests)"
-
-mkdir -p "$T/srv"
-echo "ehlo PIPELINING 8BITMIME" >"$T/srv.script"
-"$SRV" -o "$T/srv" -s "$T/srv.script" -t 60 &
-at_exit "kill $! 2>/dev/null"
-for i in $(seq 1 100); do
-	[ -s "$T/srv/port" ] && break
-	sleep 0.05
-done
-port=$(cat "$T/srv/port")
-
-write_config "logfile $T/log" "account t" "host 127.0.0.1" "port $port" \
-    "tls off" "from sender@example.org" "account default : t"
+srv_start "$T/srv" "ehlo PIPELINING 8BITMIME"
+flush_config
 
 # wait_log REGEX SECONDS: until the log has a line matching
 wait_log() {

@@ -6,29 +6,14 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 
 . "$(dirname "$0")/../lib/harness.sh"
+. "$TOP/tests/lib/flush.sh"
 
-SRV=$TOP/tests/smtpd/rq-testsmtpd
-[ -x "$SRV" ] || bail "tests/smtpd/rq-testsmtpd is not built (make tests)"
+srv_start "$T/srv" "ehlo PIPELINING 8BITMIME"
 
-mkdir -p "$T/srv"
-echo "ehlo PIPELINING 8BITMIME" >"$T/srv.script"
-"$SRV" -o "$T/srv" -s "$T/srv.script" -t 60 &
-at_exit "kill $! 2>/dev/null"
-for i in $(seq 1 100); do
-	[ -s "$T/srv/port" ] && break
-	sleep 0.05
-done
-port=$(cat "$T/srv/port")
-
-json() {
-	"$RQ" -bp --json | python3 -c "import json,sys; q=json.load(sys.stdin); print($1)"
-}
 received() { ls "$T"/srv/msg-*.eml 2>/dev/null | wc -l | tr -d ' '; }
 sessions() { ls "$T"/srv/conn-*.info 2>/dev/null | wc -l | tr -d ' '; }
 
-write_config "logfile $T/log" "account t" "host 127.0.0.1" "port $port" \
-    "tls off" "from sender@example.org" "rate_limit 3/1h" \
-    "account default : t"
+flush_config "rate_limit 3/1h"
 for i in 1 2 3 4 5; do
 	printf 'Subject: %d\n\nbody\n' "$i" | "$RQ" -odq "r$i@example.net"
 done
@@ -49,9 +34,7 @@ is "$(received)" 5 "all five sent"
 is "$(queued)" 0 "the queue is empty"
 
 # max_messages_per_connection: 6 messages, 2 per session, 1 connection.
-write_config "logfile $T/log" "account t" "host 127.0.0.1" "port $port" \
-    "tls off" "from sender@example.org" "connections 1" \
-    "max_messages_per_connection 2" "account default : t"
+flush_config "connections 1" "max_messages_per_connection 2"
 before=$(sessions)
 for i in 1 2 3 4 5 6; do
 	printf 'Subject: %d\n\nbody\n' "$i" | "$RQ" -odq "m$i@example.net"
