@@ -9,41 +9,12 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 
 . "$(dirname "$0")/../lib/harness.sh"
-
-SRV=$TOP/tests/smtpd/rq-testsmtpd
-[ -x "$SRV" ] || bail "tests/smtpd/rq-testsmtpd is not built (make tests)"
-
-# server NAME SCRIPT-LINES...: start a test server in $T/NAME; sets PORT.
-server() {
-	local name=$1 i
-	shift
-	mkdir -p "$T/$name"
-	printf '%s\n' "$@" >"$T/$name.script"
-	"$SRV" -o "$T/$name" -s "$T/$name.script" -t 60 &
-	at_exit "kill $! 2>/dev/null"
-	for i in $(seq 1 100); do
-		[ -s "$T/$name/port" ] && break
-		sleep 0.05
-	done
-	PORT=$(cat "$T/$name/port")
-}
-
-config() {	# config PORT [EXTRA KEYS...]
-	local port=$1
-	shift
-	write_config "logfile $T/log" "account t" "host 127.0.0.1" \
-	    "port $port" "tls off" "from sender@example.org" \
-	    "domain client.example.org" "$@" "account default : t"
-}
-
-json() {
-	"$RQ" -bp --json | python3 -c "import json,sys; q=json.load(sys.stdin); print($1)"
-}
+. "$TOP/tests/lib/flush.sh"
 
 # --- partial success -------------------------------------------------------
-server s1 "ehlo PIPELINING 8BITMIME DSN ENHANCEDSTATUSCODES" \
+srv_start "$T/s1" "ehlo PIPELINING 8BITMIME DSN ENHANCEDSTATUSCODES" \
     "reply RCPT#2 550 5.1.1 no such user" "reply RCPT#3 451 4.3.0 busy"
-config "$PORT"
+flush_config
 printf 'Subject: partial\n\nbody\n' |
     "$RQ" -odq a@example.net b@example.net c@example.net d@example.net
 "$RQF"
@@ -56,8 +27,8 @@ like "$("$RQ" -bp)" 'b@example\.net> failed: 550 5\.1\.1 no such user' \
     "the 550 is kept for the failed recipient"
 
 # --- the retry sends only the deferred recipient, then bounces --------------
-server s2 "ehlo PIPELINING 8BITMIME ENHANCEDSTATUSCODES"
-config "$PORT"
+srv_start "$T/s2" "ehlo PIPELINING 8BITMIME ENHANCEDSTATUSCODES"
+flush_config
 "$RQF" --all
 is "$?" 69 "a recipient failed for good: exit 69"
 is "$(grep '^RCPT TO' "$T/s2/msg-1.env")" "RCPT TO:<c@example.net>" \
@@ -77,8 +48,8 @@ like "$b" 'Status: 5\.1\.1' "with the server's status"
 unlike "$b" 'Final-Recipient: rfc822; [acd]@' "and no delivered recipient"
 
 # --- a null-sender message that fails: failed/, never a bounce --------------
-server s3 "ehlo PIPELINING" "reply RCPT 550 5.1.1 gone"
-config "$PORT"
+srv_start "$T/s3" "ehlo PIPELINING" "reply RCPT 550 5.1.1 gone"
+flush_config
 printf 'Subject: dsn\n\nbody\n' | "$RQ" -odq -f '<>' x@example.net
 "$RQF"
 is "$?" 69 "null sender, 550: exit 69"
@@ -86,7 +57,7 @@ is "$(queued)" 0 "nothing left in msg/: no bounce of a bounce"
 is "$(ls "$T/queue/failed" | grep -vc '\.state$')" 1 "the message is in failed/"
 
 # --- bounce off ----------------------------------------------------------------
-config "$PORT" "bounce off"
+flush_config "bounce off"
 printf 'Subject: nob\n\nbody\n' | "$RQ" -odq y@example.net
 "$RQF"
 is "$?" 69 "bounce off: exit 69"
@@ -94,8 +65,8 @@ is "$(queued)" 0 "bounce off: no bounce queued"
 is "$(ls "$T/queue/failed" | grep -vc '\.state$')" 2 "bounce off: kept in failed/"
 
 # --- expiry: deferred past max_queue_time fails with 4.4.7 ------------------
-server s4 "ehlo PIPELINING" "reply RCPT 451 4.3.0 later"
-config "$PORT" "max_queue_time 1d"
+srv_start "$T/s4" "ehlo PIPELINING" "reply RCPT 451 4.3.0 later"
+flush_config "max_queue_time 1d"
 printf 'Subject: old\n\nbody\n' | "$RQ" -odq z@example.net
 "$RQF"
 is "$?" 75 "451: deferred"
@@ -109,8 +80,8 @@ like "$(cat "$T/queue/msg/$id")" 'Diagnostic-Code: smtp; 451 4\.3\.0 later' \
 "$RQ" --delete "$id" >/dev/null 2>&1
 
 # --- NOTIFY=SUCCESS through a server without DSN: a "relayed" notice ----------
-server s6 "ehlo PIPELINING 8BITMIME"
-config "$PORT"
+srv_start "$T/s6" "ehlo PIPELINING 8BITMIME"
+flush_config
 printf 'Subject: dsn\n\nbody\n' | "$RQ" -odq -N success,failure ok@example.net
 "$RQF"
 is "$?" 0 "delivered"
@@ -120,16 +91,16 @@ id=$(json "$live[0]['id']")
 is "$(json "$live[0]['sender']")" "" "the notice has the null sender"
 like "$(cat "$T/queue/msg/$id")" 'Action: relayed' "Action: relayed"
 "$RQ" --delete "$id" >/dev/null 2>&1
-server s7 "ehlo PIPELINING 8BITMIME DSN"
-config "$PORT"
+srv_start "$T/s7" "ehlo PIPELINING 8BITMIME DSN"
+flush_config
 printf 'Subject: dsn\n\nbody\n' | "$RQ" -odq -N success ok@example.net
 "$RQF"
 is "$(queued)" 0 "a server with DSN: no notice of our own"
 like "$(grep '^RCPT' "$T/s7/msg-1.env")" 'NOTIFY=SUCCESS' "NOTIFY goes to the server"
 
 # --- the server's SIZE limit: a permanent failure, no transaction -----------
-server s5 "ehlo PIPELINING SIZE 100"
-config "$PORT" "bounce off"
+srv_start "$T/s5" "ehlo PIPELINING SIZE 100"
+flush_config "bounce off"
 printf 'Subject: big\n\n%0200d\n' 0 | "$RQ" -odq big@example.net
 "$RQF"
 is "$?" 69 "larger than SIZE: failed at once"

@@ -8,30 +8,14 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 
 . "$(dirname "$0")/../lib/harness.sh"
+. "$TOP/tests/lib/flush.sh"
 
-SRV=$TOP/tests/smtpd/rq-testsmtpd
-[ -x "$SRV" ] || bail "tests/smtpd/rq-testsmtpd is not built (make tests)"
-
-n=0
 server() {	# server SCRIPT-LINES...: sets PORT, DIR
-	local i
-	n=$((n + 1))
-	DIR=$T/srv$n
-	mkdir -p "$DIR"
-	printf '%s\n' "ehlo PIPELINING 8BITMIME" "$@" >"$DIR.script"
-	"$SRV" -o "$DIR" -s "$DIR.script" -t 60 &
-	at_exit "kill $! 2>/dev/null"
-	for i in $(seq 1 100); do
-		[ -s "$DIR/port" ] && break
-		sleep 0.05
-	done
-	PORT=$(cat "$DIR/port")
+	srv_next "ehlo PIPELINING 8BITMIME" "$@"
 }
 
 config() {	# config HOSTS
-	write_config "logfile $T/log" "account t" "host $1" "port $PORT" \
-	    "tls off" "timeout 2" "from sender@example.org" \
-	    "account default : t"
+	HOST=$1 flush_config "timeout 2"
 }
 
 printf 'Subject: h\n\nbody\n' >"$T/msg"
