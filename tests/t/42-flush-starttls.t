@@ -8,59 +8,16 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 
 . "$(dirname "$0")/../lib/harness.sh"
+. "$TOP/tests/lib/flush.sh"
 
-SRV=$TOP/tests/smtpd/rq-testsmtpd
-[ -x "$SRV" ] || bail "tests/smtpd/rq-testsmtpd is not built (make tests)"
-command -v certtool >/dev/null || bail "certtool is missing (gnutls-bin)"
+# The test CA and a server certificate for localhost (tests/lib/certs.sh).
+flush_certs
 
-# A CA and a server certificate for localhost.
-pki=$T/pki
-mkdir -p "$pki"
-printf 'cn = "relayq test CA"\nca\ncert_signing_key\nexpiration_days = 30\n' >"$pki/ca.tmpl"
-printf 'cn = "localhost"\ndns_name = "localhost"\ntls_www_server\nencryption_key\nsigning_key\nexpiration_days = 30\n' >"$pki/srv.tmpl"
-{
-	certtool --generate-privkey --key-type=ecdsa --outfile "$pki/ca.key" &&
-	certtool --generate-self-signed --load-privkey "$pki/ca.key" \
-	    --template "$pki/ca.tmpl" --outfile "$pki/ca.pem" &&
-	certtool --generate-privkey --key-type=ecdsa --outfile "$pki/srv.key" &&
-	certtool --generate-certificate --load-privkey "$pki/srv.key" \
-	    --load-ca-certificate "$pki/ca.pem" --load-ca-privkey "$pki/ca.key" \
-	    --template "$pki/srv.tmpl" --outfile "$pki/srv.pem"
-} >/dev/null 2>&1 || bail "certtool failed"
-
-n=0
 # server SCRIPT-LINES...: a fresh test server with TLS; sets PORT, DIR.
-server() {
-	local i
-	n=$((n + 1))
-	DIR=$T/srv$n
-	mkdir -p "$DIR"
-	{
-		echo "tls cert=$pki/srv.pem key=$pki/srv.key"
-		echo "user alice s3cret-Pa55"
-		printf '%s\n' "$@"
-	} >"$DIR.script"
-	"$SRV" -o "$DIR" -s "$DIR.script" -t 60 &
-	at_exit "kill $! 2>/dev/null"
-	for i in $(seq 1 100); do
-		[ -s "$DIR/port" ] && break
-		sleep 0.05
-	done
-	PORT=$(cat "$DIR/port")
-}
+server() { srv_tls server "$@"; }
 
 config() {	# config [EXTRA KEYS...]
-	write_config "logfile $T/log" "account t" "host localhost" \
-	    "port $PORT" "tls on" "tls_starttls on" \
-	    "tls_trust_file $pki/ca.pem" "auth on" "user alice" \
-	    "password s3cret-Pa55" "from sender@example.org" "$@" \
-	    "account default : t"
-}
-
-flush() {	# flush ARGS...: sets RC, ERR
-	"$RQF" "$@" >"$T/.out" 2>"$T/.err"
-	RC=$?
-	ERR=$(cat "$T/.err")
+	flush_config_tls starttls "tls_trust_file $PKI/ca.pem" "$@"
 }
 
 submit() {

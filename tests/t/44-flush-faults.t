@@ -13,58 +13,25 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 
 . "$(dirname "$0")/../lib/harness.sh"
-
-SRV=$TOP/tests/smtpd/rq-testsmtpd
-[ -x "$SRV" ] || bail "tests/smtpd/rq-testsmtpd is not built (make tests)"
-command -v certtool >/dev/null || bail "certtool is missing (gnutls-bin)"
+. "$TOP/tests/lib/flush.sh"
 
 # The test CA and a server certificate for localhost (tests/lib/certs.sh):
 # every session here runs STARTTLS and AUTH, so that those two commands
 # can fail too.
-pki=$T/pki
-sh "$TOP/tests/lib/certs.sh" "$pki" >/dev/null || bail "tests/lib/certs.sh failed"
+flush_certs
 
 # Without PIPELINING by default, so that the transcript shows exactly where
 # the client stopped; the pipelined paths have their own cases below.
 EHLO_PLAIN="ehlo 8BITMIME ENHANCEDSTATUSCODES STARTTLS AUTH PLAIN LOGIN"
 EHLO_TLS="ehlo-tls 8BITMIME ENHANCEDSTATUSCODES AUTH PLAIN LOGIN"
 
-n=0
 # server SCRIPT-LINES...: a fresh TLS+AUTH test server; sets DIR, PORT.
-server() {
-	local i
-	n=$((n + 1))
-	DIR=$T/srv$n
-	mkdir -p "$DIR"
-	{
-		echo "tls cert=$pki/server.pem key=$pki/server.key"
-		echo "user alice s3cret-Pa55"
-		printf '%s\n' "$@"
-	} >"$DIR.script"
-	"$SRV" -o "$DIR" -s "$DIR.script" -t 120 2>"$DIR.stderr" &
-	at_exit "kill $! 2>/dev/null"
-	for i in $(seq 1 500); do
-		[ -s "$DIR/port" ] && break
-		sleep 0.02
-	done
-	[ -s "$DIR/port" ] || bail "the test server did not start: $(cat "$DIR.stderr")"
-	PORT=$(cat "$DIR/port")
-}
+server() { srv_tls server "$@"; }
 
 # config [EXTRA KEYS...]: a fresh queue and an account on $PORT.
 config() {
 	rm -rf "$T/queue"
-	write_config "logfile $T/log" "account t" "host localhost" \
-	    "port $PORT" "tls on" "tls_starttls on" \
-	    "tls_trust_file $pki/ca.pem" "auth on" "user alice" \
-	    "password s3cret-Pa55" "from sender@example.org" \
-	    "domain client.example.org" "$@" "account default : t"
-}
-
-flush() {	# flush ARGS...: sets RC, ERR
-	"$RQF" "$@" >"$T/.out" 2>"$T/.err"
-	RC=$?
-	ERR=$(cat "$T/.err")
+	flush_config_tls starttls "tls_trust_file $PKI/ca.pem" "$@"
 }
 
 # summary: one line about the queue, for the assertions below: the number
