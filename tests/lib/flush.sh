@@ -119,13 +119,13 @@ sys.stdout.buffer.write(d[d.index(b"\ndata\n") + 6:d.rindex(b"end size=")])
 EOF
 }
 
+# (The new content comes on standard input: no here-document for python.)
 queue_forge() {
-	python3 - "$1" <<'EOF'
+	python3 -c '
 import sys
 p = sys.argv[1]
 d = open(p, "rb").read()
 env = d[:d.index(b"\ndata\n") + 6]
 c = sys.stdin.buffer.read()
-open(p, "wb").write(env + c + b"end size=%d eightbit=0 smtputf8=0\n" % len(c))
-EOF
+open(p, "wb").write(env + c + b"end size=%d eightbit=0 smtputf8=0\n" % len(c))' "$1"
 }

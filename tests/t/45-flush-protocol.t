@@ -13,46 +13,16 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 
 . "$(dirname "$0")/../lib/harness.sh"
+. "$TOP/tests/lib/flush.sh"
 
-SRV=$TOP/tests/smtpd/rq-testsmtpd
-[ -x "$SRV" ] || bail "tests/smtpd/rq-testsmtpd is not built (make tests)"
-
-n=0
 # server SCRIPT-LINES...: a fresh plain-text test server; sets DIR, PORT.
-server() {
-	local i
-	n=$((n + 1))
-	DIR=$T/srv$n
-	mkdir -p "$DIR"
-	printf '%s\n' "$@" >"$DIR.script"
-	"$SRV" -o "$DIR" -s "$DIR.script" -t 120 2>"$DIR.stderr" &
-	at_exit "kill $! 2>/dev/null"
-	for i in $(seq 1 200); do
-		[ -s "$DIR/port" ] && break
-		sleep 0.05
-	done
-	[ -s "$DIR/port" ] || bail "the test server did not start: $(cat "$DIR.stderr")"
-	PORT=$(cat "$DIR/port")
-}
+server() { srv_next "$@"; }
 
 # config [EXTRA KEYS...]: a fresh queue; one session, so that the order of
 # messages on the wire is the order of the queue.
 config() {
 	rm -rf "$T/queue" "$T/log"
-	write_config "logfile $T/log" "account t" "host 127.0.0.1" \
-	    "port $PORT" "tls off" "from sender@example.org" \
-	    "domain client.example.org" "connections 1" "$@" \
-	    "account default : t"
-}
-
-flush() {	# flush ARGS...: sets RC, ERR
-	"$RQF" "$@" >"$T/.out" 2>"$T/.err"
-	RC=$?
-	ERR=$(cat "$T/.err")
-}
-
-json() {
-	"$RQ" -bp --json | python3 -c "import json,sys; q=json.load(sys.stdin); print($1)"
+	flush_config "connections 1" "$@"
 }
 
 # commands [N]: the command lines of session N (default 1), without the
@@ -147,12 +117,7 @@ server "ehlo PIPELINING 8BITMIME CHUNKING"
 config
 printf 'Subject: bdat\n\n.dot line\n..two dots\n.\nbody\r\nend\n' |
     "$RQ" -odq -i b@example.net
-f=$(last_msg)
-python3 - "$f" "$T/bdat.expected" <<'EOF'
-import sys
-d = open(sys.argv[1], "rb").read()
-open(sys.argv[2], "wb").write(d[d.index(b"\ndata\n") + 6:d.rindex(b"end size=")])
-EOF
+queue_content "$(last_msg)" >"$T/bdat.expected"
 flush
 is "$RC" 0 "BDAT: delivered"
 unlike "$(commands)" '^DATA' "BDAT: no DATA command"
@@ -172,11 +137,7 @@ config
 	head -c 2400000 /dev/urandom | base64 -w 76
 	printf '.a dot line at the end\n'
 } | "$RQ" -odq big@example.net
-python3 - "$(last_msg)" "$T/bdat.expected" <<'EOF'
-import sys
-d = open(sys.argv[1], "rb").read()
-open(sys.argv[2], "wb").write(d[d.index(b"\ndata\n") + 6:d.rindex(b"end size=")])
-EOF
+queue_content "$(last_msg)" >"$T/bdat.expected"
 flush
 is "$RC" 0 "a 3 MB message over BDAT: delivered"
 python3 - "$DIR/conn-1.in" "$T/bdat.expected" "$DIR/msg-1.eml" <<'EOF' >"$T/bdat.out"
@@ -212,14 +173,8 @@ is "$(grep -c ' 1$' "$T/bdat.out")" 4 \
 server "ehlo PIPELINING 8BITMIME CHUNKING"
 config
 printf 'Subject: forged\n\nbody\n' | "$RQ" -odq forged@example.net
-python3 - "$(last_msg)" <<'EOF'
-import sys
-p = sys.argv[1]
-d = open(p, "rb").read()
-env = d[:d.index(b"\ndata\n") + 6]
-c = b"Subject: forged\r\n\r\nbefore\n.\nmiddle\r.\rafter\r\n.\n"
-open(p, "wb").write(env + c + b"end size=%d eightbit=0 smtputf8=0\n" % len(c))
-EOF
+printf 'Subject: forged\r\n\r\nbefore\n.\nmiddle\r.\rafter\r\n.\n' |
+    queue_forge "$(last_msg)"
 flush --all
 is "$RC" 0 "forged queue content over BDAT: delivered"
 is "$(od -An -c "$DIR/msg-1.eml" | tr -s ' \n' ' ')" \
@@ -384,15 +339,9 @@ is "$(grep -c . "$T/smuggle.out")" $((5 + 3 * ${#seqs[@]})) "smuggling: every ch
 server "ehlo PIPELINING 8BITMIME"
 config
 printf 'Subject: forged\n\nbody\n' | "$RQ" -odq forged@example.net
-python3 - "$(last_msg)" <<'EOF'
-import sys
-p = sys.argv[1]
-d = open(p, "rb").read()
-env = d[:d.index(b"\ndata\n") + 6]
-c = (b"Subject: forged\r\n\r\nbefore\n.\nMAIL FROM:<evil@example.com>\r\n"
-     b"RCPT TO:<victim@example.com>\r\nDATA\r\nevil\r.\rafter\r\n.\n")
-open(p, "wb").write(env + c + b"end size=%d eightbit=0 smtputf8=0\n" % len(c))
-EOF
+printf '%b' 'Subject: forged\r\n\r\nbefore\n.\nMAIL FROM:<evil@example.com>\r\n' \
+    'RCPT TO:<victim@example.com>\r\nDATA\r\nevil\r.\rafter\r\n.\n' |
+    queue_forge "$(last_msg)"
 flush --all
 python3 - "$DIR/conn-1.in" <<'EOF'
 import sys

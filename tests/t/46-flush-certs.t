@@ -14,67 +14,38 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 
 . "$(dirname "$0")/../lib/harness.sh"
-
-SRV=$TOP/tests/smtpd/rq-testsmtpd
-[ -x "$SRV" ] || bail "tests/smtpd/rq-testsmtpd is not built (make tests)"
-command -v certtool >/dev/null || bail "certtool is missing (gnutls-bin)"
+. "$TOP/tests/lib/flush.sh"
 
 # --- the certificates (tests/lib/certs.sh) ----------------------------------
 # server (localhost, by the test CA), selfsigned, expired (2021), wronghost
 # (wrong.example), unknownca (localhost, by a CA nobody trusts), with
 # server.fp and selfsigned.fp, the SHA-256 pins.
-pki=$T/pki
-sh "$TOP/tests/lib/certs.sh" "$pki" >/dev/null || bail "tests/lib/certs.sh failed"
+flush_certs
 pin() {	# pin NAME: the SHA-256 fingerprint of NAME.pem as AA:BB:...
-	cat "$pki/$1.fp"
+	cat "$PKI/$1.fp"
 }
 # The pins are checked here against an independent computation, so that a
 # wrong .fp file cannot make "wrong pin" pass for the wrong reason.
 for c in server selfsigned; do
-	want=$(certtool --fingerprint --hash sha256 --infile "$pki/$c.pem" \
+	want=$(certtool --fingerprint --hash sha256 --infile "$PKI/$c.pem" \
 	    2>/dev/null | tr a-f A-F | sed 's/../&:/g; s/:$//')
 	[ "$(pin "$c")" = "$want" ] || bail "$c.fp is not the SHA-256 of $c.pem"
 done
 
-n=0
 # server CERT MODE: a test server with CERT, MODE starttls or implicit;
 # sets DIR, PORT.
 server() {
-	local i
-	n=$((n + 1))
-	DIR=$T/srv$n
-	mkdir -p "$DIR"
-	{
-		echo "tls cert=$pki/$1.pem key=$pki/$1.key${SRV_TLS:+ $SRV_TLS}"
-		echo "user alice s3cret-Pa55"
-		[ "$2" = implicit ] && echo "implicit-tls"
-	} >"$DIR.script"
-	"$SRV" -o "$DIR" -s "$DIR.script" -t 120 2>"$DIR.stderr" &
-	at_exit "kill $! 2>/dev/null"
-	for i in $(seq 1 200); do
-		[ -s "$DIR/port" ] && break
-		sleep 0.05
-	done
-	[ -s "$DIR/port" ] || bail "the test server did not start: $(cat "$DIR.stderr")"
-	PORT=$(cat "$DIR/port")
+	if [ "$2" = implicit ]; then
+		srv_tls "$1" implicit-tls
+	else
+		srv_tls "$1"
+	fi
 }
 
 # config MODE [EXTRA KEYS...]: a fresh queue, TLS and AUTH on $PORT.
 config() {
-	local starttls=on
-	[ "$1" = implicit ] && starttls=off
-	shift
 	rm -rf "$T/queue" "$T/log"
-	write_config "logfile $T/log" "account t" "host ${HOST:-localhost}" \
-	    "port $PORT" "tls on" "tls_starttls $starttls" "auth on" \
-	    "user alice" "password s3cret-Pa55" "from sender@example.org" \
-	    "domain client.example.org" "$@" "account default : t"
-}
-
-flush() {	# flush ARGS...: sets RC, ERR
-	"$RQF" "$@" >"$T/.out" 2>"$T/.err"
-	RC=$?
-	ERR=$(cat "$T/.err")
+	flush_config_tls "$@"
 }
 
 submit() {
@@ -138,7 +109,7 @@ delivered() {
 }
 
 for mode in starttls implicit; do
-	trust="tls_trust_file $pki/ca.pem"
+	trust="tls_trust_file $PKI/ca.pem"
 	delivered "the good chain with tls_trust_file" server "$mode" "$trust"
 	refused "self-signed" selfsigned "$mode" 'self-signed' "$trust"
 	refused "expired" expired "$mode" 'expired' "$trust"
