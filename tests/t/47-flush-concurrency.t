@@ -12,39 +12,8 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 
 . "$(dirname "$0")/../lib/harness.sh"
-
-SRV=$TOP/tests/smtpd/rq-testsmtpd
-[ -x "$SRV" ] || bail "tests/smtpd/rq-testsmtpd is not built (make tests)"
+. "$TOP/tests/lib/flush.sh"
 command -v setsid >/dev/null || bail "setsid is missing (util-linux)"
-
-n=0
-# server SCRIPT-LINES...: a fresh plain-text test server; sets DIR, PORT.
-server() {
-	local i
-	n=$((n + 1))
-	DIR=$T/srv$n
-	mkdir -p "$DIR"
-	printf '%s\n' "$@" >"$DIR.script"
-	"$SRV" -o "$DIR" -s "$DIR.script" -t 120 2>"$DIR.stderr" &
-	at_exit "kill $! 2>/dev/null"
-	for i in $(seq 1 200); do
-		[ -s "$DIR/port" ] && break
-		sleep 0.05
-	done
-	[ -s "$DIR/port" ] || bail "the test server did not start: $(cat "$DIR.stderr")"
-	PORT=$(cat "$DIR/port")
-}
-
-# config [EXTRA KEYS...]: the account on $PORT; the queue is kept.
-config() {
-	write_config "logfile $T/log" "account t" "host 127.0.0.1" \
-	    "port $PORT" "tls off" "from sender@example.org" \
-	    "domain client.example.org" "$@" "account default : t"
-}
-
-json() {
-	"$RQ" -bp --json | python3 -c "import json,sys; q=json.load(sys.stdin); print($1)"
-}
 
 # received DIR...: "SUBJECT COUNT" lines over the messages the servers in
 # DIRs stored, plus "total N" and "dups N" (copies beyond the first).
@@ -109,50 +78,39 @@ wait_wire() {
 }
 
 # --- two flushes started together ----------------------------------------------
-server "ehlo PIPELINING 8BITMIME"
-config "connections 4"
-queue_msgs c 200
-is "$(queued)" 200 "200 messages queued"
+# together WHAT PREFIX COUNT [ARGS...]: COUNT messages queued, then two
+# flushes with ARGS started at once (output in $T/f1.out and $T/f2.out);
+# every message must arrive exactly once.
+together() {
+	local what=$1 prefix=$2 count=$3 p1 p2 r1 r2 r
+	shift 3
+	srv_next "ehlo PIPELINING 8BITMIME"
+	flush_config "connections 4"
+	queue_msgs "$prefix" "$count"
+	is "$(queued)" "$count" "$count messages queued"
+	"$RQF" "$@" -v >"$T/f1.out" 2>&1 &
+	p1=$!
+	"$RQF" "$@" -v >"$T/f2.out" 2>&1 &
+	p2=$!
+	wait $p1
+	r1=$?
+	wait $p2
+	r2=$?
+	is "$r1.$r2" 0.0 "$what: both exit 0"
+	is "$(queued)" 0 "$what: the queue is empty"
+	r=$(received "$DIR")
+	is "$(echo "$r" | grep '^total')" "total $count" "$what: the server stored $count messages"
+	is "$(echo "$r" | grep '^dups')" "dups 0" "$what: no duplicate"
+	is "$(echo "$r" | grep -c "^$prefix [0-9]* 1\$")" "$count" "$what: each of the $count exactly once"
+	is "$(cat "$DIR"/msg-*.eml | tr -d '\r' | grep -i '^Message-ID:' | sort -u | wc -l | tr -d ' ')" \
+	    "$count" "$what: $count distinct Message-IDs"
+}
 
 # Plain runs coalesce: one runs, the other leaves a note and exits 0.
-"$RQF" -v >"$T/f1.out" 2>&1 &
-p1=$!
-"$RQF" -v >"$T/f2.out" 2>&1 &
-p2=$!
-wait $p1
-r1=$?
-wait $p2
-r2=$?
-is "$r1.$r2" 0.0 "two plain flushes: both exit 0"
-is "$(queued)" 0 "two plain flushes: the queue is empty"
-r=$(received "$DIR")
-is "$(echo "$r" | grep '^total')" "total 200" "two plain flushes: the server stored 200 messages"
-is "$(echo "$r" | grep '^dups')" "dups 0" "two plain flushes: no duplicate"
-is "$(echo "$r" | grep -c '^c [0-9]* 1$')" 200 "two plain flushes: each of the 200 exactly once"
-is "$(cat "$DIR"/msg-*.eml | tr -d '\r' | grep -i '^Message-ID:' | sort -u | wc -l | tr -d ' ')" \
-    200 "two plain flushes: 200 distinct Message-IDs"
+together "two plain flushes" c 200
 
 # --all runs never coalesce: both work, side by side, on different messages.
-server "ehlo PIPELINING 8BITMIME"
-config "connections 4"
-queue_msgs d 500
-is "$(queued)" 500 "500 messages queued"
-"$RQF" --all -v >"$T/f1.out" 2>&1 &
-p1=$!
-"$RQF" --all -v >"$T/f2.out" 2>&1 &
-p2=$!
-wait $p1
-r1=$?
-wait $p2
-r2=$?
-is "$r1.$r2" 0.0 "two --all flushes: both exit 0"
-is "$(queued)" 0 "two --all flushes: the queue is empty"
-r=$(received "$DIR")
-is "$(echo "$r" | grep '^total')" "total 500" "two --all flushes: the server stored 500 messages"
-is "$(echo "$r" | grep '^dups')" "dups 0" "two --all flushes: no duplicate"
-is "$(echo "$r" | grep -c '^d [0-9]* 1$')" 500 "two --all flushes: each of the 500 exactly once"
-is "$(cat "$DIR"/msg-*.eml | tr -d '\r' | grep -i '^Message-ID:' | sort -u | wc -l | tr -d ' ')" \
-    500 "two --all flushes: 500 distinct Message-IDs"
+together "two --all flushes" d 500 --all
 s1=$(grep -c -- '--> MAIL FROM' "$T/f1.out")
 s2=$(grep -c -- '--> MAIL FROM' "$T/f2.out")
 is "$((s1 + s2))" 500 "two --all flushes: 500 transactions between them"
@@ -172,9 +130,9 @@ killed() {
 	local name=$1 conns=$2 stored=$3 dups=$4 wait=$5 slow fast pid st r
 	shift 5
 	rm -rf "$T/queue" "$T/log"
-	server "ehlo PIPELINING 8BITMIME" "$@"
+	srv_next "ehlo PIPELINING 8BITMIME" "$@"
 	slow=$DIR
-	config "connections $conns"
+	flush_config "connections $conns"
 	queue_msgs k 8
 	setsid "$RQF" --all >"$T/k.out" 2>&1 &
 	pid=$!
@@ -196,9 +154,9 @@ killed() {
 		    "$name: the server had stored $had (>= $stored) when the flush died"
 	fi
 
-	server "ehlo PIPELINING 8BITMIME"
+	srv_next "ehlo PIPELINING 8BITMIME"
 	fast=$DIR
-	config "connections $conns"
+	flush_config "connections $conns"
 	"$RQF" --all >"$T/k2.out" 2>&1
 	is "$?.$(queued)" 0.0 "$name: a new flush delivers the rest"
 	r=$(received "$slow" "$fast")
@@ -246,9 +204,9 @@ killed "kill with three connections in flight" 3 3 '<=3' three_stored "delay DOT
 
 # --- a partly successful transaction, then SIGKILL ------------------------------------
 rm -rf "$T/queue" "$T/log"
-server "ehlo PIPELINING 8BITMIME" "reply RCPT#2 451 4.3.0 try later" "delay MAIL#2 1"
+srv_next "ehlo PIPELINING 8BITMIME" "reply RCPT#2 451 4.3.0 try later" "delay MAIL#2 1"
 slow=$DIR
-config "connections 1"
+flush_config "connections 1"
 printf 'Subject: partial\n\nbody\n' | "$RQ" -odq a@example.net b@example.net c@example.net
 printf 'Subject: next\n\nbody\n' | "$RQ" -odq d@example.net
 setsid "$RQF" --all >"$T/p.out" 2>&1 &
@@ -260,8 +218,8 @@ is "$(cat "$slow/msg-1.env" | grep '^RCPT' | tr '\n' ' ')" \
     "RCPT TO:<a@example.net> RCPT TO:<c@example.net> " "partial: the server took a and c"
 is "$(json '[" ".join(r["status"] for r in m["recipients"]) for m in q]')" \
     "['sent deferred sent', 'pending']" "partial: a and c are recorded as sent before the kill"
-server "ehlo PIPELINING 8BITMIME"
-config "connections 1"
+srv_next "ehlo PIPELINING 8BITMIME"
+flush_config "connections 1"
 "$RQF" --all >"$T/p2.out" 2>&1
 is "$?.$(queued)" 0.0 "partial: the next flush finishes the work"
 is "$(cat "$DIR"/msg-*.env | grep '^RCPT' | sort | tr '\n' ' ')" \

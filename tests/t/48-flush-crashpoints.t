@@ -11,38 +11,20 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 
 . "$(dirname "$0")/../lib/harness.sh"
+. "$TOP/tests/lib/flush.sh"
 
-SRV=$TOP/tests/smtpd/rq-testsmtpd
 SHIM=$TOP/tests/faultshim.so
-[ -x "$SRV" ] || bail "tests/smtpd/rq-testsmtpd is not built (make tests)"
 [ -f "$SHIM" ] || bail "tests/faultshim.so is not built (make tests)"
 
-n=0
 # server: a fresh test server whose first session defers a2 (the second
 # RCPT) and refuses d (the sixth); later sessions accept everything.
 server() {
-	local i
-	n=$((n + 1))
-	DIR=$T/srv$n
-	mkdir -p "$DIR"
-	printf '%s\n' "ehlo PIPELINING 8BITMIME" \
+	srv_next "ehlo PIPELINING 8BITMIME" \
 	    "reply session#1 RCPT#2 451 4.3.0 later" \
-	    "reply session#1 RCPT#6 550 5.1.1 unknown" >"$DIR.script"
-	"$SRV" -o "$DIR" -s "$DIR.script" -t 120 2>"$DIR.stderr" &
-	at_exit "kill $! 2>/dev/null"
-	for i in $(seq 1 200); do
-		[ -s "$DIR/port" ] && break
-		sleep 0.02
-	done
-	[ -s "$DIR/port" ] || bail "the test server did not start: $(cat "$DIR.stderr")"
-	PORT=$(cat "$DIR/port")
+	    "reply session#1 RCPT#6 550 5.1.1 unknown"
 }
 
-config() {
-	write_config "logfile $T/log" "account t" "host 127.0.0.1" \
-	    "port $PORT" "tls off" "from sender@example.org" \
-	    "domain client.example.org" "connections 1" "account default : t"
-}
+config() { flush_config "connections 1"; }
 
 # The queue every run starts from, made once and copied.
 server
