@@ -6,7 +6,7 @@
 #	. "$(dirname "$0")/../lib/harness.sh"
 #	. "$TOP/tests/lib/flush.sh"
 # It sources tests/lib/smtpd.sh, which starts the scriptable test server
-# (tests/smtpd/rq-testsmtpd); the test bails out when that is not built.
+# (tests/smtpd/rq-testsmtpd); srv_start bails out when that is not built.
 #
 # The test server
 #   srv_start DIR SCRIPT-LINES...  a fresh server in DIR with these script
@@ -45,7 +45,6 @@ RQ_TOP=$TOP
 : "${SMTPD_VERBOSE:=0}"
 # shellcheck source=smtpd.sh
 . "$TOP/tests/lib/smtpd.sh"
-[ -x "$SMTPD_BIN" ] || bail "tests/smtpd/rq-testsmtpd is not built (make tests)"
 
 FLUSH_USER=alice
 FLUSH_PASS=s3cret-Pa55
@@ -55,6 +54,8 @@ _srv_n=0
 srv_start() {
 	DIR=$1
 	shift
+	[ -x "$SMTPD_BIN" ] ||
+	    bail "tests/smtpd/rq-testsmtpd is not built (make tests)"
 	SMTPD_DIR=$DIR
 	# Not from a pipe: smtpd_start must run in this shell, to set
 	# SMTPD_PID and SMTPD_PORT here.

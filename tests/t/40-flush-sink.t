@@ -7,6 +7,7 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 
 . "$(dirname "$0")/../lib/harness.sh"
+. "$TOP/tests/lib/flush.sh"
 
 SINK=$(command -v smtp-sink || echo /usr/sbin/smtp-sink)
 [ -x "$SINK" ] || bail "smtp-sink is missing (postfix package)"
@@ -18,11 +19,6 @@ wait_port() {	# wait_port PORT: until something listens there
 		sleep 0.05
 	done
 	return 1
-}
-
-# json FIELD-EXPRESSION: evaluate a python expression over the queue JSON (q)
-json() {
-	"$RQ" -bp --json | python3 -c "import json,sys; q=json.load(sys.stdin); print($1)"
 }
 
 port=$(free_port)

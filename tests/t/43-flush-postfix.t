@@ -9,14 +9,11 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 
 . "$(dirname "$0")/../lib/harness.sh"
+. "$TOP/tests/lib/flush.sh"
 . "$TOP/tests/lib/postfix.sh"
 
 postfix_start "$T/pf" || bail "cannot start the private Postfix"
 . "$T/pf/env"
-
-json() {
-	"$RQ" -bp --json | python3 -c "import json,sys; q=json.load(sys.stdin); print($1)"
-}
 
 write_config "logfile $T/log" \
     "account pf" "host localhost" \
