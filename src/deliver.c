@@ -749,6 +749,59 @@ account_for(const struct conf *c, const struct envelope *env)
 	return a != NULL ? a : conf_default_account(c);
 }
 
+/*
+ * A message whose account is not in the configuration (removed or renamed
+ * since it was queued): said loudly on every attempt (relayq-flush exits
+ * 78), retried with the default account's backoff so that a fixed
+ * configuration sends it, and moved to failed/ once older than that
+ * account's max_queue_time, so that it neither vanishes nor stays forever.
+ * No bounce: nothing went wrong with the message, and the operator can
+ * requeue it.
+ */
+static void
+orphan(struct queue *q, const struct deliver_opts *o, const char *id,
+    long long now, struct deliver_stats *stats)
+{
+	const struct account *def = conf_default_account(o->conf);
+	struct account fallback;
+	struct qmsg *m;
+	struct rq_err e;
+
+	stats->config_error = 1;
+	if (def == NULL) {
+		/* Defaults of an empty account: 1 minute .. 1 hour, 5 days. */
+		memset(&fallback, 0, sizeof(fallback));
+		fallback.retry_min = 60;
+		fallback.retry_max = 3600;
+		fallback.max_queue_time = 5 * 86400;
+		def = &fallback;
+	}
+	if (queue_msg_open(q, id, QO_LOCK | QO_NOWAIT, &m, &e) != 0)
+		return;
+	free(m->st.last_error);
+	m->st.last_error = xasprintf("account %s is not in the configuration",
+	    m->env.account != NULL ? m->env.account : "(default)");
+	log_line(LOG_ERR, "id=%s from=<%s> status=deferred reply=\"%s\"",
+	    m->env.id, m->env.sender, m->st.last_error);
+	notice(o, "%s: %s", m->env.id, m->st.last_error);
+	m->st.attempts++;
+	m->st.last_attempt = now;
+	if (now - m->env.queued_at >= def->max_queue_time) {
+		if (queue_msg_save_state(q, m, &e) == 0 &&
+		    queue_msg_fail(q, m, &e) == 0) {
+			log_line(LOG_ERR, "id=%s: moved to failed/ after "
+			    "max_queue_time", m->env.id);
+			stats->failed++;
+		}
+	} else {
+		m->st.next_attempt = now + deliver_backoff(def,
+		    m->st.attempts);
+		if (queue_msg_save_state(q, m, &e) == 0)
+			stats->deferred++;
+	}
+	queue_msg_close(m);
+}
+
 int
 deliver_run(struct queue *q, const struct deliver_opts *o,
     struct deliver_stats *stats, struct rq_err *err)
@@ -791,14 +844,8 @@ deliver_run(struct queue *q, const struct deliver_opts *o,
 		}
 		a = account_for(c, &m->env);
 		if (a == NULL) {
-			log_line(LOG_ERR, "id=%s: %s", m->env.id,
-			    m->env.account != NULL ? "its account is not in "
-			    "the configuration" : "no account configured");
-			notice(o, "%s: no account %s in the configuration",
-			    m->env.id, m->env.account != NULL ?
-			    m->env.account : "(default)");
-			stats->config_error = 1;
 			queue_msg_close(m);
+			orphan(q, o, ids.v[i], now, stats);
 			continue;
 		}
 		queue_msg_close(m);
