@@ -353,13 +353,46 @@ touch(const char *path)
 		close(fd);
 }
 
+/*
+ * Did a message arrive while the last pass ran (an ID in the queue now that
+ * was not there before it)?  A flush started by systemd's path unit is the
+ * only one for the system queue: the unit does not start a second while it
+ * runs, so this pass must pick up what came in meanwhile.  Both lists are
+ * sorted, so one merge walk tells.
+ */
+static int
+arrived_since(struct queue *q, const struct strlist *before)
+{
+	struct strlist now = { 0 };
+	struct rq_err e;
+	size_t i = 0, k = 0;
+	int found = 0;
+
+	if (queue_list(q, 0, &now, &e) != 0)
+		return 0;
+	while (k < now.n && !found) {
+		int c = i < before->n ? strcmp(before->v[i], now.v[k]) : 1;
+
+		if (c == 0) {
+			i++;
+			k++;
+		} else if (c < 0) {
+			i++;
+		} else {
+			found = 1;
+		}
+	}
+	strlist_free(&now);
+	return found;
+}
+
 static int
 run_coalesced(struct queue *q, const struct deliver_opts *o,
     struct deliver_stats *tot, struct rq_err *err)
 {
 	struct deliver_stats st;
 	char *lockpath, *again;
-	int lfd, rc = 0;
+	int lfd, rc = 0, more;
 
 	memset(tot, 0, sizeof(*tot));
 	lockpath = xasprintf("%s/flush.lock", queue_path(q));
@@ -379,10 +412,19 @@ run_coalesced(struct queue *q, const struct deliver_opts *o,
 				break;
 		}
 		do {
+			struct strlist before = { 0 };
+			struct rq_err e;
+
 			(void)unlink(again);
+			if (queue_list(q, 0, &before, &e) != 0)
+				strlist_free(&before);
 			rc = deliver_run(q, o, &st, err);
 			add_stats(tot, &st);
-		} while (rc == 0 && !stop_flag && access(again, F_OK) == 0);
+			more = rc == 0 && !stop_flag &&
+			    (access(again, F_OK) == 0 ||
+			    arrived_since(q, &before));
+			strlist_free(&before);
+		} while (more);
 		(void)flock(lfd, LOCK_UN);
 		/* A note left between our last look and the unlock. */
 		if (rc != 0 || stop_flag || access(again, F_OK) != 0)
