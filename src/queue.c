@@ -73,6 +73,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "addr.h"
 #include "queue.h"
 
 #define QVERSION_LINE	"relayq-queue 1"
@@ -211,20 +212,6 @@ valid_ret(const char *s)
 	return rq_strcasecmp(s, "FULL") == 0 || rq_strcasecmp(s, "HDRS") == 0;
 }
 
-/* RFC 3461 xtext: "!".."~" except "+" and "=" as they are, others +HH. */
-static void
-xtext_encode(struct buf *b, const char *s)
-{
-	for (; *s != '\0'; s++) {
-		unsigned char c = (unsigned char)*s;
-
-		if (c >= '!' && c <= '~' && c != '+' && c != '=')
-			buf_addch(b, (char)c);
-		else
-			buf_addf(b, "+%02X", c);
-	}
-}
-
 static int
 hexval(char c)
 {
@@ -235,7 +222,10 @@ hexval(char c)
 	return -1;
 }
 
-/* Returns the decoded string, or NULL for malformed xtext (or a NUL). */
+/*
+ * The inverse of addr_xtext (RFC 3461): the decoded string, or NULL for
+ * malformed xtext (or a NUL).
+ */
 static char *
 xtext_decode(const char *s)
 {
@@ -563,7 +553,7 @@ envelope_format(struct buf *b, const struct envelope *env)
 		buf_addf(b, "ret %s\n", env->dsn_ret);
 	if (env->dsn_envid != NULL) {
 		buf_addstr(b, "envid ");
-		xtext_encode(b, env->dsn_envid);
+		addr_xtext(env->dsn_envid, b);
 		buf_addch(b, '\n');
 	}
 	buf_addf(b, "body-8bitmime %d\n", env->body_8bitmime ? 1 : 0);
