@@ -35,22 +35,6 @@ vis(const char *s)
 	return b;
 }
 
-/* Addresses of the result joined with '|', for compact tables. */
-static char *
-joined(const struct strlist *l)
-{
-	struct buf b = { 0 };
-	size_t i;
-
-	buf_addstr(&b, "");
-	for (i = 0; i < l->n; i++) {
-		if (i > 0)
-			buf_addch(&b, '|');
-		buf_addstr(&b, l->v[i]);
-	}
-	return buf_steal(&b);
-}
-
 /* ---- addr_parse_list ----------------------------------------------------- */
 
 struct list_case {

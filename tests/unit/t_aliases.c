@@ -47,21 +47,6 @@ split(const char *s, struct strlist *out)
 	}
 }
 
-static char *
-joined(const struct strlist *l)
-{
-	struct buf b = { 0 };
-	size_t i;
-
-	buf_addstr(&b, "");
-	for (i = 0; i < l->n; i++) {
-		if (i > 0)
-			buf_addch(&b, '|');
-		buf_addstr(&b, l->v[i]);
-	}
-	return buf_steal(&b);
-}
-
 struct exp_case {
 	const char *in;		/* '|'-separated recipients */
 	const char *want;	/* '|'-separated result, or NULL: an error */

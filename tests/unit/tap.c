@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "tap.h"
+#include "util.h"
 
 static int ntests, nfailed;
 
@@ -113,6 +114,21 @@ crlf_canonical(const char *p, size_t n)
 			return 0;
 	}
 	return 1;
+}
+
+char *
+joined(const struct strlist *l)
+{
+	struct buf b = { 0 };
+	size_t i;
+
+	buf_addstr(&b, "");
+	for (i = 0; i < l->n; i++) {
+		if (i > 0)
+			buf_addch(&b, '|');
+		buf_addstr(&b, l->v[i]);
+	}
+	return buf_steal(&b);
 }
 
 void
