@@ -85,6 +85,12 @@ struct pctx {
 	int		 replay;	/* replaying into an heir: no warnings */
 	struct conf	*conf;
 	struct buf	 prob;		/* the problem found by a handler */
+	/*
+	 * %C, looked up once per file: replaying defaults into each account
+	 * expands "from %U@%C" again, and each expansion would otherwise be
+	 * a resolver query on every submission.
+	 */
+	char		*canon_host;
 };
 
 typedef int (*key_fn)(struct pctx *, struct sec *, const char *);
@@ -307,7 +313,9 @@ expand_pct(struct pctx *p, const char *v, char **out)
 			s = host_name();
 			break;
 		case 'C':
-			s = canon_host_name();
+			if (p->canon_host == NULL)
+				p->canon_host = canon_host_name();
+			s = xstrdup(p->canon_host);
 			break;
 		case 'M':
 			s = mail_name();
@@ -1871,6 +1879,7 @@ reader_free(struct reader *r)
 		sec_free(r->secs[i]);
 	free(r->secs);
 	buf_free(&r->p.prob);
+	free(r->p.canon_host);
 }
 
 int

@@ -922,6 +922,20 @@ test_expansion(void)
 	conf_free(c);
 	c = NULL;
 
+	/* %C: the canonical host name, the same in every heir of defaults. */
+	if (is_int(load_text("defaults\nfrom x@%C\naccount a\nhost h\n"
+	    "account b\nhost h\n", &c, &err), 0, "expand: %%C loads")) {
+		const char *fa = conf_account(c, "a")->from;
+		const char *fb = conf_account(c, "b")->from;
+
+		ok(strncmp(fa, "x@", 2) == 0 && fa[2] != '\0' &&
+		    strchr(fa, '%') == NULL, "expand: %%C gives a name (%s)",
+		    fa);
+		is_str(fb, fa, "expand: %%C the same in both accounts");
+		conf_free(c);
+		c = NULL;
+	}
+
 	/* auto_from (obsolete) builds from with maildomain. */
 	if (is_int(load_text("account a\nhost h\nauto_from on\n"
 	    "maildomain example.net\n", &c, &err), 0, "auto_from loads")) {
