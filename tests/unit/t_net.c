@@ -16,9 +16,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-
 #include "net.h"
 #include "reply.h"
 #include "tap.h"
@@ -38,33 +35,12 @@ now_ms(void)
 	return (long long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* Listen on 127.0.0.1:0; the port is returned through *port. */
-static int
-listen_any(int *port)
-{
-	struct sockaddr_in sin;
-	socklen_t len = sizeof(sin);
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&sin, sizeof(sin)) != 0 ||
-	    listen(fd, 8) != 0 ||
-	    getsockname(fd, (struct sockaddr *)&sin, &len) != 0) {
-		perror("listen");
-		exit(1);
-	}
-	*port = ntohs(sin.sin_port);
-	return fd;
-}
-
 /* Fork a server that accepts one connection and runs script on it. */
 static struct server
 serve(void (*script)(int))
 {
 	struct server s;
-	int lfd = listen_any(&s.port);
+	int lfd = listen_loopback(&s.port);
 
 	s.pid = fork();
 	if (s.pid < 0) {
@@ -372,7 +348,7 @@ test_connect_errors(void)
 	struct server s;
 	int port, lfd, rc;
 
-	lfd = listen_any(&port);
+	lfd = listen_loopback(&port);
 	close(lfd);
 	is_int(conn_open("127.0.0.1", port, NULL, 2000, &c, &err),
 	    EX_TEMPFAIL, "closed port: temporary failure");
@@ -398,7 +374,7 @@ test_connect_errors(void)
 		long long t0;
 		size_t i;
 
-		lfd = listen_any(&port);
+		lfd = listen_loopback(&port);
 		listen(lfd, 0);
 		for (i = 0; i < RQ_ARRAY_LEN(fill); i++)
 			if (conn_open("127.0.0.1", port, NULL, 300, &fill[i],

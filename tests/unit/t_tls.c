@@ -19,9 +19,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-
 #include <gnutls/gnutls.h>
 
 #include "conf.h"
@@ -142,26 +139,6 @@ struct server {
 	int	port;
 };
 
-static int
-listen_any(int *port)
-{
-	struct sockaddr_in sin;
-	socklen_t len = sizeof(sin);
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	if (fd < 0 || bind(fd, (struct sockaddr *)&sin, sizeof(sin)) != 0 ||
-	    listen(fd, 8) != 0 ||
-	    getsockname(fd, (struct sockaddr *)&sin, &len) != 0) {
-		perror("listen");
-		exit(1);
-	}
-	*port = ntohs(sin.sin_port);
-	return fd;
-}
-
 static void
 tls_child(int lfd, const char *cert, const char *prio, int nconn, int mute)
 {
@@ -232,7 +209,7 @@ static struct server
 serve(const char *cert, const char *prio, int nconn, int mute)
 {
 	struct server s;
-	int lfd = listen_any(&s.port);
+	int lfd = listen_loopback(&s.port);
 
 	s.pid = fork();
 	if (s.pid == 0)

@@ -24,6 +24,9 @@ int	crlf_canonical(const char *p, size_t n);
 struct strlist;
 /* The list's strings joined with '|' ("" for none), for compact tables. */
 char   *joined(const struct strlist *l);
+/* A listening TCP socket on 127.0.0.1, port chosen by the kernel and
+ * returned through *port; exits the test on failure. */
+int	listen_loopback(int *port);
 void	diag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int	done_testing(void);
 
