@@ -227,9 +227,9 @@ flush(struct smtp *s, int timeout_ms, struct rq_err *err)
 
 /*
  * Read one reply into r (which is reset first).  With redact, the trace
- * shows only the code of 334 lines (SASL challenges).  A 421 ("service not available, closing") marks
- * the session dead but is returned as a reply: the caller decides what it
- * means for the command that got it.
+ * shows only the code of 334 lines (SASL challenges).  A 421 ("service
+ * not available, closing") marks the session dead but is returned as a
+ * reply: the caller decides what it means for the command that got it.
  */
 static int
 get_reply(struct smtp *s, struct reply *r, int timeout_ms, int redact,
@@ -273,19 +273,12 @@ get_reply(struct smtp *s, struct reply *r, int timeout_ms, int redact,
 	return rc != 0 ? rc : EX_PROTOCOL;
 }
 
-/* "CODE text" of a reply; owned by the caller. */
-static char *
-oneline(const struct reply *r)
-{
-	return reply_oneline(r);
-}
-
 /* "HOST rejected WHAT: CODE text" */
 static int
 fail_reply(struct rq_err *err, const struct reply *r, const char *host,
     const char *what)
 {
-	char *t = oneline(r);
+	char *t = reply_oneline(r);
 
 	rq_errf(err, EX_TEMPFAIL, "%s rejected %s: %s", host, what, t);
 	free(t);
@@ -458,7 +451,7 @@ authenticate(struct smtp *s, const struct smtp_params *p, struct rq_err *err)
 		if (srv == 235)
 			break;
 		if (srv != 334 || rounds >= AUTH_ROUNDS_MAX) {
-			char *o = oneline(&r);
+			char *o = reply_oneline(&r);
 
 			rc = rq_errf(err, EX_TEMPFAIL, "authentication failed "
 			    "at %s: %s (mechanism %s, user %s)", s->host, o,
@@ -565,7 +558,7 @@ smtp_open(const struct smtp_params *p, struct smtp **out,
 	rc = get_reply(s, &r, tmo(s, TMO_GREETING), 0, err);
 	if (rc != 0)
 		goto fail;
-	s->greeting = oneline(&r);
+	s->greeting = reply_oneline(&r);
 	if (r.code != 220) {
 		rc = rq_errf(err, EX_TEMPFAIL, "%s did not greet us: %s",
 		    s->host, s->greeting);
@@ -1000,7 +993,7 @@ rcpt_reply(struct txn *x, size_t i)
 		x->accepted++;
 		return;
 	}
-	t = oneline(&x->r);
+	t = reply_oneline(&x->r);
 	/* 452 (or the old 552) to RCPT is "too many recipients":
 	   temporary, and worth the next transaction when some got in. */
 	set_result(&x->res->r[i], x->r.code == 552 ? OUT_TEMP :
@@ -1065,7 +1058,7 @@ envelope_serial(struct txn *x, struct buf *cmd, int bdat, struct rq_err *err)
 		return rc;
 	x->mail_code = x->r.code;
 	if (x->r.code / 100 != 2) {
-		x->mail_text = oneline(&x->r);
+		x->mail_text = reply_oneline(&x->r);
 		return 0;
 	}
 	for (i = 0; i < x->res->n; i++) {
@@ -1125,7 +1118,7 @@ envelope_piped(struct txn *x, struct buf *cmd, int bdat, struct rq_err *err)
 		return rc;
 	x->mail_code = x->r.code;
 	if (x->r.code / 100 != 2)
-		x->mail_text = oneline(&x->r);
+		x->mail_text = reply_oneline(&x->r);
 	for (i = 0; i < x->res->n; i++) {
 		if (x->state[i] != RS_WAIT)
 			continue;
@@ -1179,7 +1172,7 @@ transaction(struct txn *x, struct buf *cmd, int bdat, struct rq_err *err)
 		return rc;
 	}
 	if (!bdat && x->data_code != 354) {
-		t = oneline(&x->r);
+		t = reply_oneline(&x->r);
 		settle(res, x->state, RS_OK, x->r.code / 100 == 5 ? OUT_PERM :
 		    OUT_TEMP, t);
 		free(t);
@@ -1199,7 +1192,7 @@ transaction(struct txn *x, struct buf *cmd, int bdat, struct rq_err *err)
 	rc = send_content(s, x->m, bdat, &x->r, err);
 	if (rc != 0)
 		return rc;
-	t = oneline(&x->r);
+	t = reply_oneline(&x->r);
 	res->code = x->r.code;
 	settle(res, x->state, RS_OK, reply_outcome(x->r.code), t);
 	free(t);
@@ -1280,7 +1273,7 @@ smtp_send(struct smtp *s, struct qmsg *m, struct smtp_result *res,
 
 closed:
 	/* A 421 somewhere: the server is going away. */
-	t = oneline(&x.r);
+	t = reply_oneline(&x.r);
 	settle(res, x.state, RS_WAIT, OUT_TEMP, t);
 	settle(res, x.state, RS_OK, OUT_TEMP, t);
 	rc = rq_errf(err, EX_TEMPFAIL, "%s closed the session: %s", s->host,
