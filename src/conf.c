@@ -912,27 +912,23 @@ k_dsn_notify(struct pctx *p, struct sec *s, const char *v)
 			if (n == strlen(conds[i]) &&
 			    rq_strncasecmp(q, conds[i], n) == 0)
 				break;
-		if (i == RQ_ARRAY_LEN(conds) || seen[i]) {
-			buf_free(&b);
-			return perr(p, "expected off, never, or a comma-"
-			    "separated list of success, failure, delay, not "
-			    "\"%s\"", p->vshow);
-		}
+		if (i == RQ_ARRAY_LEN(conds) || seen[i])
+			goto bad;
 		seen[i] = 1;
 		buf_addf(&b, "%s%s", b.len ? "," : "", conds[i]);
 		q += strcspn(q, ",");
 		if (*q == '\0')
 			break;
 		q++;
-		if (q[strspn(q, " \t")] == '\0') {
-			buf_free(&b);
-			return perr(p, "expected off, never, or a comma-"
-			    "separated list of success, failure, delay, not "
-			    "\"%s\"", p->vshow);
-		}
+		if (q[strspn(q, " \t")] == '\0')
+			goto bad;	/* a trailing comma */
 	}
 	s->a->dsn_notify = buf_steal(&b);
 	return 0;
+bad:
+	buf_free(&b);
+	return perr(p, "expected off, never, or a comma-separated list of "
+	    "success, failure, delay, not \"%s\"", p->vshow);
 }
 
 static int
@@ -992,27 +988,28 @@ k_set_msgid_header(struct pctx *p, struct sec *s, const char *v)
 
 /* add_missing_*_header on|off: msmtp's old spelling of auto|off. */
 static int
-k_add_missing_from(struct pctx *p, struct sec *s, const char *v)
+add_missing(struct pctx *p, const char *v, const char *now,
+    enum hdr_mode *out)
 {
 	int on;
 
 	if (onoff(p, v, &on) != 0)
 		return -1;
-	s->a->set_from_header = on ? HDR_AUTO : HDR_OFF;
-	pwarn(p, "obsolete; read as set_from_header %s", on ? "auto" : "off");
+	*out = on ? HDR_AUTO : HDR_OFF;
+	pwarn(p, "obsolete; read as %s %s", now, on ? "auto" : "off");
 	return 0;
+}
+
+static int
+k_add_missing_from(struct pctx *p, struct sec *s, const char *v)
+{
+	return add_missing(p, v, "set_from_header", &s->a->set_from_header);
 }
 
 static int
 k_add_missing_date(struct pctx *p, struct sec *s, const char *v)
 {
-	int on;
-
-	if (onoff(p, v, &on) != 0)
-		return -1;
-	s->a->set_date_header = on ? HDR_AUTO : HDR_OFF;
-	pwarn(p, "obsolete; read as set_date_header %s", on ? "auto" : "off");
-	return 0;
+	return add_missing(p, v, "set_date_header", &s->a->set_date_header);
 }
 
 static int
@@ -1798,7 +1795,7 @@ default_queue_dir(int from_user, struct rq_err *err)
 
 /* ---- the interface ------------------------------------------------------ */
 
-/* Does path name something?  An error other than "not there" is reported. */
+/* Does path name something?  Any stat(2) failure counts as "no". */
 static int
 exists(const char *path)
 {
