@@ -520,12 +520,42 @@ fold_len(const char *p, const char *end)
 	return 0;
 }
 
+/*
+ * Take one character of a comment, quoted string or domain literal at
+ * ps->p into *c: folds are skipped, and a quoted pair gives the character
+ * it quotes with *quoted set.  -1 with why set at the end of the input
+ * (unterminated) or on a control character other than HTAB.
+ */
+static int
+delim_char(struct parser *ps, const char *unterminated, unsigned char *c,
+    int *quoted)
+{
+	size_t f;
+
+	while ((f = fold_len(ps->p, ps->end)) > 0)
+		ps->p += f;
+	*quoted = ps->p < ps->end && *ps->p == '\\';
+	if (*quoted)
+		ps->p++;
+	if (ps->p >= ps->end) {
+		ps->why = unterminated;
+		return -1;
+	}
+	*c = (unsigned char)*ps->p++;
+	if (is_ctl(*c) && *c != '\t') {
+		ps->why = "control character in address list";
+		return -1;
+	}
+	return 0;
+}
+
 /* Skip white space, folds and (nested) comments; 0 or -1 with why set. */
 static int
 skip_cfws(struct parser *ps)
 {
+	unsigned char c;
 	size_t f;
-	int depth;
+	int depth, quoted;
 
 	for (;;) {
 		if (ps->p >= ps->end)
@@ -545,36 +575,15 @@ skip_cfws(struct parser *ps)
 		depth = 1;
 		ps->p++;
 		while (depth > 0) {
-			unsigned char c;
-
-			if (ps->p >= ps->end) {
-				ps->why = "unbalanced parenthesis: comment "
-				    "not closed";
+			if (delim_char(ps, "unbalanced parenthesis: comment "
+			    "not closed", &c, &quoted) != 0)
 				return -1;
-			}
-			c = (unsigned char)*ps->p;
-			f = fold_len(ps->p, ps->end);
-			if (f > 0) {
-				ps->p += f;
+			if (quoted)
 				continue;
-			}
-			if (c == '\\') {
-				if (ps->p + 1 >= ps->end) {
-					ps->why = "unbalanced parenthesis: "
-					    "comment not closed";
-					return -1;
-				}
-				c = (unsigned char)ps->p[1];
-				ps->p++;
-			} else if (c == '(')
+			if (c == '(')
 				depth++;
 			else if (c == ')')
 				depth--;
-			if (is_ctl(c) && c != '\t') {
-				ps->why = "control character in address list";
-				return -1;
-			}
-			ps->p++;
 		}
 	}
 }
@@ -587,41 +596,21 @@ skip_cfws(struct parser *ps)
 static int
 scan_delimited(struct parser *ps, char close, const char *unterminated)
 {
-	size_t f;
+	unsigned char c;
+	int quoted;
 
 	ps->p++;
 	for (;;) {
-		unsigned char c;
-
-		if (ps->p >= ps->end) {
-			ps->why = unterminated;
+		if (delim_char(ps, unterminated, &c, &quoted) != 0)
 			return -1;
-		}
-		c = (unsigned char)*ps->p;
-		f = fold_len(ps->p, ps->end);
-		if (f > 0) {
-			ps->p += f;
+		if (quoted)
 			continue;
-		}
-		if (c == '\\') {
-			if (ps->p + 1 >= ps->end) {
-				ps->why = unterminated;
-				return -1;
-			}
-			ps->p++;
-			c = (unsigned char)*ps->p;
-		} else if (c == (unsigned char)close) {
-			ps->p++;
+		if (c == (unsigned char)close)
 			return 0;
-		} else if (close == ']' && c == '[') {
+		if (close == ']' && c == '[') {
 			ps->why = "'[' inside a domain literal";
 			return -1;
 		}
-		if (is_ctl(c) && c != '\t') {
-			ps->why = "control character in address list";
-			return -1;
-		}
-		ps->p++;
 	}
 }
 

@@ -126,6 +126,15 @@ static const struct list_case list_cases[] = {
 	{ "\"a\x01\"@b.org", NULL, "control character" },
 	{ "a@b.org (\x1b[2J)", NULL, "control character" },
 	{ "\"a\tb\"@x.org", NULL, "control character" },
+	/* Quoted pairs and folds inside comments, quotes and literals. */
+	{ "a@b.org (x \\( y)", "a@b.org", NULL },
+	{ "\"a\r\n b\"@x.org", "\"a b\"@x.org", NULL },
+	{ "a@b.org (x\r\n y)", "a@b.org", NULL },
+	{ "\"ab\\", NULL, "unbalanced quotes" },
+	{ "(a\\", NULL, "unbalanced parenthesis" },
+	{ "\"a\\\x01\"@x.org", NULL, "control character" },
+	{ "x@y (a\\\r\n b)", NULL, "control character" },
+	{ "user@[1.2[3.4]", NULL, "'[' inside a domain literal" },
 	{ "-X/tmp/x", NULL, "starts with '-'" },
 	{ "x@y.org, -oQ/tmp/q@evil.org", NULL, "starts with '-'" },
 	{ "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
