@@ -83,17 +83,16 @@ local_kind(const char *t)
 /*
  * Split value at the commas that separate targets: not those inside
  * quotes (a "|command, with commas"), comments or angle brackets.
- * Local deliveries go to al->local, addresses to al->targets.
+ * Local deliveries go to al->local, addresses to al->targets; on error
+ * the caller frees both.
  */
 static int
 parse_targets(struct aliases *a, struct alias *al, char *value,
     struct rq_err *err)
 {
 	char *p = value, *start = value, *t;
-	int quote = 0, paren = 0, angle = 0, last;
-	struct strlist addrs = { 0 };
+	int quote = 0, paren = 0, angle = 0, last, rc;
 	struct rq_err aerr;
-	size_t i;
 
 	for (;; p++) {
 		last = *p == '\0';
@@ -120,45 +119,27 @@ parse_targets(struct aliases *a, struct alias *al, char *value,
 		}
 		*p = '\0';
 		t = trim(start);
-		if (*t != '\0') {
-			if (local_kind(t) != NULL)
-				strlist_add(&al->local, t);
-			else if (t[0] == '\\') {
-				/*
-				 * "\name": the name itself, not aliased
-				 * further (aliases(5)).  Kept with its
-				 * backslash as the mark.
-				 */
-				rq_errclear(&aerr);
-				if (addr_check(t + 1, 1, "address", &aerr)
-				    != 0) {
-					strlist_free(&addrs);
-					return rq_errf(err, EX_CONFIG,
-					    "%s:%u: alias \"%s\": %s", a->path,
-					    al->line, al->name, aerr.msg);
-				}
-				strlist_add(&addrs, t);
-			} else {
-				rq_errclear(&aerr);
-				if (addr_parse_list(t, strlen(t), &addrs,
-				    &aerr) != 0) {
-					strlist_free(&addrs);
-					return rq_errf(err, EX_CONFIG,
-					    "%s:%u: alias \"%s\": %s", a->path,
-					    al->line, al->name, aerr.msg);
-				}
-			}
-		}
+		rq_errclear(&aerr);
+		rc = 0;
+		if (local_kind(t) != NULL)
+			strlist_add(&al->local, t);
+		else if (t[0] == '\\') {
+			/*
+			 * "\name": the name itself, not aliased further
+			 * (aliases(5)).  Kept with its backslash as the mark.
+			 */
+			rc = addr_check(t + 1, 1, "address", &aerr);
+			if (rc == 0)
+				strlist_add(&al->targets, t);
+		} else if (*t != '\0')
+			rc = addr_parse_list(t, strlen(t), &al->targets, &aerr);
+		if (rc != 0)
+			return rq_errf(err, EX_CONFIG, "%s:%u: alias \"%s\": %s",
+			    a->path, al->line, al->name, aerr.msg);
 		if (last)
 			break;
 		start = p + 1;
 	}
-	for (i = 0; i < addrs.n; i++) {
-		strlist_take(&al->targets, addrs.v[i]);
-		addrs.v[i] = NULL;
-	}
-	addrs.n = 0;
-	strlist_free(&addrs);
 	if (al->targets.n == 0 && al->local.n == 0)
 		return rq_errf(err, EX_CONFIG, "%s:%u: alias \"%s\" has no "
 		    "targets", a->path, al->line, al->name);
@@ -197,18 +178,12 @@ parse_entry(struct aliases *a, char *text, unsigned lineno,
 	al->name = xstrdup(name);
 	al->line = lineno;
 	rc = parse_targets(a, al, colon + 1, err);
-	if (rc != 0) {
+	/* The first entry for a name wins, as in Postfix. */
+	if (rc != 0 || lookup(a, al->name) != NULL) {
 		free(al->name);
 		strlist_free(&al->targets);
 		strlist_free(&al->local);
 		return rc;
-	}
-	/* The first entry for a name wins, as in Postfix. */
-	if (lookup(a, al->name) != NULL) {
-		free(al->name);
-		strlist_free(&al->targets);
-		strlist_free(&al->local);
-		return 0;
 	}
 	a->n++;
 	return 0;
