@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "mime.h"
 #include "queue.h"
 
 enum mstate { MS_QUEUED, MS_DEFERRED, MS_HELD, MS_FAILED };
@@ -59,38 +60,6 @@ fmt_span(char *dst, size_t size, long long secs)
 
 /* ---- JSON ------------------------------------------------------------------ */
 
-/* Length of the valid UTF-8 sequence at p (RFC 3629), or 0. */
-static size_t
-utf8_seq(const unsigned char *p)
-{
-	unsigned c = p[0];
-	unsigned lo = 0x80, hi = 0xbf;
-	size_t n;
-
-	if (c >= 0xc2 && c <= 0xdf)
-		n = 2;
-	else if (c >= 0xe0 && c <= 0xef) {
-		n = 3;
-		if (c == 0xe0)
-			lo = 0xa0;		/* no overlong forms */
-		else if (c == 0xed)
-			hi = 0x9f;		/* no surrogates */
-	} else if (c >= 0xf0 && c <= 0xf4) {
-		n = 4;
-		if (c == 0xf0)
-			lo = 0x90;
-		else if (c == 0xf4)
-			hi = 0x8f;		/* nothing above U+10FFFF */
-	} else
-		return 0;
-	if (p[1] < lo || p[1] > hi)
-		return 0;
-	for (size_t i = 2; i < n; i++)
-		if (p[i] < 0x80 || p[i] > 0xbf)
-			return 0;
-	return n;
-}
-
 /*
  * A JSON string (RFC 8259): quotes, backslashes and control characters
  * escaped; bytes that are not UTF-8 become U+FFFD, so the output is always
@@ -99,12 +68,13 @@ utf8_seq(const unsigned char *p)
 static void
 json_str(FILE *out, const char *s)
 {
-	const unsigned char *p = (const unsigned char *)s;
+	const unsigned char *p = (const unsigned char *)s, *end;
 
 	if (s == NULL) {
 		fputs("null", out);
 		return;
 	}
+	end = p + strlen(s);
 	fputc('"', out);
 	while (*p != '\0') {
 		unsigned c = *p;
@@ -130,7 +100,7 @@ json_str(FILE *out, const char *s)
 			fputc((int)c, out);
 			p++;
 		} else {
-			n = utf8_seq(p);
+			n = utf8_char_len(p, (size_t)(end - p));
 			if (n == 0) {
 				fputs("\\ufffd", out);
 				p++;
