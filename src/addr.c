@@ -532,7 +532,8 @@ delim_char(struct parser *ps, const char *unterminated, unsigned char *c,
 {
 	size_t f;
 
-	while ((f = fold_len(ps->p, ps->end)) > 0)
+	for (f = fold_len(ps->p, ps->end); f > 0;
+	    f = fold_len(ps->p, ps->end))
 		ps->p += f;
 	*quoted = ps->p < ps->end && *ps->p == '\\';
 	if (*quoted)

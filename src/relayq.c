@@ -269,7 +269,7 @@ parse_options(struct options *o, int argc, const char **argv)
 
 	pc = poptGetContext(progname, argc, argv, table, 0);
 	poptSetOtherOptionHelp(pc, "[OPTION...] [RECIPIENT...]");
-	while ((rc = poptGetNextOpt(pc)) > 0) {
+	for (rc = poptGetNextOpt(pc); rc > 0; rc = poptGetNextOpt(pc)) {
 		char *val = poptGetOptArg(pc);
 
 		switch (rc) {
@@ -344,7 +344,7 @@ parse_options(struct options *o, int argc, const char **argv)
 	if (rc < -1)
 		die(EX_USAGE, "%s: %s (see --help)",
 		    poptBadOption(pc, POPT_BADOPTION_NOALIAS), poptStrerror(rc));
-	while ((arg = poptGetArg(pc)) != NULL)
+	for (arg = poptGetArg(pc); arg != NULL; arg = poptGetArg(pc))
 		strlist_add(&o->rcpts, arg);
 	poptFreeContext(pc);
 
