@@ -1460,16 +1460,6 @@ test_find(void)
 	free(msmtprc);
 }
 
-static void
-cleanup(void)
-{
-	char *cmd = xasprintf("rm -rf '%s'", tmpdir);
-
-	if (system(cmd) != 0)
-		diag("could not remove %s", tmpdir);
-	free(cmd);
-}
-
 int
 main(void)
 {
@@ -1502,6 +1492,6 @@ main(void)
 	test_system_fixture();
 	test_from();
 	test_find();
-	cleanup();
+	rm_tree(tmpdir);
 	return done_testing();
 }

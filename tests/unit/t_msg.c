@@ -1213,10 +1213,7 @@ test_spool(void)
 	queue_close(q);
 	buf_free(&in);
 	buf_free(&got);
-	path = xasprintf("rm -rf '%s'", dir);
-	if (system(path) != 0)
-		diag("could not remove %s", dir);
-	free(path);
+	rm_tree(dir);
 }
 
 /* ---- memory ---------------------------------------------------------------- */

@@ -1335,8 +1335,6 @@ test_full_disk(void)
 int
 main(void)
 {
-	char cmd[128];
-
 	snprintf(base, sizeof(base), "/tmp/t_queue.XXXXXX");
 	if (mkdtemp(base) == NULL) {
 		perror("mkdtemp");
@@ -1358,8 +1356,6 @@ main(void)
 	test_listing();
 	test_sweep();
 	test_full_disk();
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", base);
-	if (system(cmd) != 0)
-		diag("could not remove %s", base);
+	rm_tree(base);
 	return done_testing();
 }

@@ -3,6 +3,7 @@
  * Copyright (C) 2026 the relayq developers
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
+#include <ftw.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -154,6 +155,24 @@ listen_loopback(int *port)
 	}
 	*port = ntohs(sin.sin_port);
 	return fd;
+}
+
+static int
+rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	if (remove(path) != 0)
+		diag("could not remove %s", path);
+	return 0;
+}
+
+void
+rm_tree(const char *dir)
+{
+	/* Depth first, and symbolic links removed, not followed. */
+	(void)nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
 }
 
 void

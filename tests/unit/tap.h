@@ -24,6 +24,8 @@ int	crlf_canonical(const char *p, size_t n);
 struct strlist;
 /* The list's strings joined with '|' ("" for none), for compact tables. */
 char   *joined(const struct strlist *l);
+/* Remove dir and everything below it (a test's scratch directory). */
+void	rm_tree(const char *dir);
 /* A listening TCP socket on 127.0.0.1, port chosen by the kernel and
  * returned through *port; exits the test on failure. */
 int	listen_loopback(int *port);
