@@ -17,13 +17,18 @@
 
 #include "util.h"
 
+/* The few failures nothing can recover from; write(2) needs no memory. */
+static void __attribute__((noreturn))
+fatal(const char *msg)
+{
+	(void)!write(STDERR_FILENO, msg, strlen(msg));
+	_exit(EX_OSERR);
+}
+
 static void __attribute__((noreturn))
 oom(void)
 {
-	static const char msg[] = "relayq: out of memory\n";
-
-	(void)!write(STDERR_FILENO, msg, sizeof(msg) - 1);
-	_exit(EX_OSERR);
+	fatal("relayq: out of memory\n");
 }
 
 void *
@@ -457,7 +462,8 @@ random_bytes(void *p, size_t n)
 				continue;
 			fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
 			if (fd < 0 || read_full(fd, s, n) != (ssize_t)n)
-				oom();	/* no randomness at all: give up */
+				fatal("relayq: no randomness: getrandom(2) "
+				    "and /dev/urandom both failed\n");
 			close(fd);
 			return;
 		}
