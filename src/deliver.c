@@ -57,6 +57,7 @@
 struct shared {
 	unsigned	next;		/* index of the next message to take */
 	unsigned	sent, deferred, failed;
+	unsigned	queued;		/* bounces and notices queued */
 	unsigned	rate_limited;	/* a worker stopped at the rate limit */
 	unsigned	sessions;	/* sessions opened successfully */
 	long long	next_due;	/* earliest next attempt set; 0 none */
@@ -300,6 +301,7 @@ finish_failed(struct job *j, struct qmsg *m, const char *relay)
 	}
 	log_line(LOG_NOTICE, "id=%s: bounce id=%s queued to <%s>", m->env.id,
 	    bid, bp.to);
+	__atomic_fetch_add(&j->sh->queued, 1, __ATOMIC_SEQ_CST);
 	if (queue_msg_remove(j->q, m, &e) != 0)
 		log_line(LOG_ERR, "id=%s: cannot remove after bouncing: %s",
 		    m->env.id, e.msg);
@@ -342,9 +344,12 @@ notify_relayed(struct job *j, struct qmsg *m, const struct smtp_result *res,
 		if (bounce_queue(j->q, m, &bp, id, &e) != 0)
 			log_line(LOG_ERR, "id=%s: cannot queue a relayed "
 			    "notice: %s", m->env.id, e.msg);
-		else
+		else {
 			log_line(LOG_INFO, "id=%s: relayed notice id=%s "
 			    "queued to <%s>", m->env.id, id, bp.to);
+			__atomic_fetch_add(&j->sh->queued, 1,
+			    __ATOMIC_SEQ_CST);
+		}
 	}
 	free(pick);
 }
@@ -721,6 +726,7 @@ run_job(struct job *j, struct deliver_stats *stats)
 	stats->sent += j->sh->sent;
 	stats->deferred += j->sh->deferred;
 	stats->failed += j->sh->failed;
+	stats->queued += j->sh->queued;
 	if (j->sh->next_due != 0 &&
 	    (stats->next_due == 0 || j->sh->next_due < stats->next_due))
 		stats->next_due = j->sh->next_due;

@@ -49,6 +49,8 @@ struct deliver_stats {
 	unsigned	deferred;	/* attempted and left for later, or left
 					   due because of a rate limit */
 	unsigned	failed;		/* failed for good (bounced/failed/) */
+	unsigned	queued;		/* bounces and relayed notices the run
+					   queued (left for the next run) */
 	int		config_error;	/* an account could not be used */
 	long long	next_due;	/* earliest time something in the
 					   queue is due again; 0: nothing */

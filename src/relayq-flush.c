@@ -337,6 +337,7 @@ add_stats(struct deliver_stats *tot, const struct deliver_stats *st)
 	tot->sent += st->sent;
 	tot->deferred += st->deferred;
 	tot->failed += st->failed;
+	tot->queued += st->queued;
 	tot->config_error |= st->config_error;
 	if (st->next_due != 0 && (tot->next_due == 0 ||
 	    st->next_due < tot->next_due))
@@ -357,33 +358,32 @@ touch(const char *path)
  * Did a message arrive while the last pass ran (an ID in the queue now that
  * was not there before it)?  A flush started by systemd's path unit is the
  * only one for the system queue: the unit does not start a second while it
- * runs, so this pass must pick up what came in meanwhile.  Both lists are
- * sorted, so one merge walk tells.
+ * runs, so this pass must pick up what came in meanwhile.  The bounces
+ * and relayed notices the pass queued itself (own) are new IDs too but
+ * not arrivals: they wait for the next run, as they always have.  Both
+ * lists are sorted, so one merge walk counts.
  */
 static int
-arrived_since(struct queue *q, const struct strlist *before)
+arrived_since(struct queue *q, const struct strlist *before, unsigned own)
 {
 	struct strlist now = { 0 };
 	struct rq_err e;
-	size_t i = 0, k = 0;
-	int found = 0;
+	size_t i = 0, k = 0, fresh = 0;
 
 	if (queue_list(q, 0, &now, &e) != 0)
 		return 0;
-	while (k < now.n && !found) {
+	while (k < now.n) {
 		int c = i < before->n ? strcmp(before->v[i], now.v[k]) : 1;
 
-		if (c == 0) {
+		if (c <= 0)
 			i++;
+		if (c >= 0) {
+			fresh += c > 0;
 			k++;
-		} else if (c < 0) {
-			i++;
-		} else {
-			found = 1;
 		}
 	}
 	strlist_free(&now);
-	return found;
+	return fresh > own;
 }
 
 static int
@@ -422,7 +422,7 @@ run_coalesced(struct queue *q, const struct deliver_opts *o,
 			add_stats(tot, &st);
 			more = rc == 0 && !stop_flag &&
 			    (access(again, F_OK) == 0 ||
-			    arrived_since(q, &before));
+			    arrived_since(q, &before, st.queued));
 			strlist_free(&before);
 		} while (more);
 		(void)flock(lfd, LOCK_UN);
