@@ -944,6 +944,18 @@ struct txn {
 	int			 data_code;
 };
 
+/* settle(), and those recipients are decided for this message. */
+static void
+conclude(struct txn *x, int which, enum outcome o, const char *text)
+{
+	size_t i;
+
+	settle(x->res, x->state, which, o, text);
+	for (i = 0; i < x->res->n; i++)
+		if (x->state[i] == which)
+			x->state[i] = RS_DONE;
+}
+
 static void
 mail_command(struct txn *x, struct buf *cmd)
 {
@@ -1022,15 +1034,7 @@ command(struct txn *x, const char *line, int def_tmo, struct rq_err *err)
 static void
 mail_failed(struct txn *x)
 {
-	size_t i;
-
-	for (i = 0; i < x->res->n; i++)
-		if (x->state[i] == RS_WAIT)
-			set_result(&x->res->r[i],
-			    reply_outcome(x->mail_code), x->mail_text);
-	for (i = 0; i < x->res->n; i++)
-		if (x->state[i] == RS_WAIT)
-			x->state[i] = RS_DONE;
+	conclude(x, RS_WAIT, reply_outcome(x->mail_code), x->mail_text);
 	x->res->code = x->mail_code;
 }
 
@@ -1173,13 +1177,10 @@ transaction(struct txn *x, struct buf *cmd, int bdat, struct rq_err *err)
 	}
 	if (!bdat && x->data_code != 354) {
 		t = reply_oneline(&x->r);
-		settle(res, x->state, RS_OK, x->r.code / 100 == 5 ? OUT_PERM :
-		    OUT_TEMP, t);
+		conclude(x, RS_OK, x->r.code / 100 == 5 ? OUT_PERM : OUT_TEMP,
+		    t);
 		free(t);
 		res->code = x->r.code;
-		for (size_t i = 0; i < res->n; i++)
-			if (x->state[i] == RS_OK)
-				x->state[i] = RS_DONE;
 		if (x->data_code / 100 == 2 || x->data_code / 100 == 3) {
 			/* Not a real answer to DATA: hang up, don't guess. */
 			s->dead = 1;
@@ -1194,11 +1195,8 @@ transaction(struct txn *x, struct buf *cmd, int bdat, struct rq_err *err)
 		return rc;
 	t = reply_oneline(&x->r);
 	res->code = x->r.code;
-	settle(res, x->state, RS_OK, reply_outcome(x->r.code), t);
+	conclude(x, RS_OK, reply_outcome(x->r.code), t);
 	free(t);
-	for (size_t i = 0; i < res->n; i++)
-		if (x->state[i] == RS_OK)
-			x->state[i] = RS_DONE;
 	if (x->r.code / 100 == 2)
 		s->need_rset = 0;
 	return 0;
