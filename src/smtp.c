@@ -613,12 +613,6 @@ smtp_peer(const struct smtp *s)
 }
 
 const char *
-smtp_host(const struct smtp *s)
-{
-	return s->host;
-}
-
-const char *
 smtp_tls_version(const struct smtp *s)
 {
 	if (s->c == NULL || !conn_is_tls(s->c))

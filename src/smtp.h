@@ -72,7 +72,6 @@ int	smtp_open(const struct smtp_params *, struct smtp **out,
 
 /* After smtp_open: what the server is and offered (for logs, --check). */
 const char *smtp_peer(const struct smtp *);	/* "host[addr]:port" */
-const char *smtp_host(const struct smtp *);	/* the name as configured */
 const char *smtp_tls_version(const struct smtp *); /* NULL when plain */
 const struct caps *smtp_caps(const struct smtp *);
 const char *smtp_greeting(const struct smtp *);	/* one line */
