@@ -294,8 +294,7 @@ ehlo(struct smtp *s, const char *name, int allow_helo, struct rq_err *err)
 	int rc;
 
 	reply_init(&r);
-	caps_free(&s->caps);
-	caps_init(&s->caps);
+	caps_free(&s->caps);	/* also after HELO: no extensions */
 	s->helo = 0;
 	rc = send_cmdf(s, err, "EHLO %s", name);
 	if (rc == 0)
