@@ -74,8 +74,7 @@ struct job {
 	struct strlist			 ids;
 	struct tls_ctx			*tls;
 	char				*password;
-	char				*ehlo;
-	char				*name;	/* Reporting-MTA */
+	char				*name;	/* EHLO, Reporting-MTA */
 	struct shared			*sh;
 };
 
@@ -530,7 +529,7 @@ open_session(struct job *j, struct rq_err *err)
 	memset(&p, 0, sizeof(p));
 	p.acct = a;
 	p.tls = j->tls;
-	p.ehlo = j->ehlo;
+	p.ehlo = j->name;
 	p.password = j->password;
 	p.trace = j->o->trace;
 	p.trace_arg = j->o->trace_arg;
@@ -672,7 +671,6 @@ run_job(struct job *j, struct deliver_stats *stats)
 		return 0;
 	}
 	j->name = deliver_our_name(a);
-	j->ehlo = xstrdup(j->name);
 
 	/*
 	 * The first session is opened here, before any worker exists: a
@@ -895,7 +893,6 @@ deliver_run(struct queue *q, const struct deliver_opts *o,
 		if (j->tls != NULL)
 			tls_ctx_free(j->tls);
 		free_secret(j->password);
-		free(j->ehlo);
 		free(j->name);
 		strlist_free(&j->ids);
 	}
