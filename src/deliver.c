@@ -265,6 +265,19 @@ log_attempt(struct job *j, const struct qmsg *m, size_t i,
 	    now - m->env.queued_at, m->st.attempts);
 }
 
+/* A report about m from this job's account to `to`. */
+static void
+report_params(const struct job *j, const char *to, const char *relay,
+    struct bounce_params *bp)
+{
+	memset(bp, 0, sizeof(*bp));
+	bp->to = to;
+	bp->domain = j->name;
+	bp->remote_mta = relay;
+	bp->account = j->a->name;
+	bp->now = rq_now();
+}
+
 /* Every recipient decided, some failed: bounce, or keep in failed/. */
 static void
 finish_failed(struct job *j, struct qmsg *m, const char *relay)
@@ -284,12 +297,8 @@ finish_failed(struct job *j, struct qmsg *m, const char *relay)
 			    " (null sender: no bounce)" : " (bounce off)");
 		return;
 	}
-	memset(&bp, 0, sizeof(bp));
-	bp.to = j->a->bounce_to != NULL ? j->a->bounce_to : m->env.sender;
-	bp.domain = j->name;
-	bp.remote_mta = relay;
-	bp.account = j->a->name;
-	bp.now = rq_now();
+	report_params(j, j->a->bounce_to != NULL ? j->a->bounce_to :
+	    m->env.sender, relay, &bp);
 	if (bounce_queue(j->q, m, &bp, bid, &e) != 0) {
 		log_line(LOG_ERR, "id=%s: cannot queue a bounce to <%s>: %s; "
 		    "keeping the message in failed/", m->env.id, bp.to, e.msg);
@@ -333,12 +342,7 @@ notify_relayed(struct job *j, struct qmsg *m, const struct smtp_result *res,
 			n++;
 		}
 	if (n > 0) {
-		memset(&bp, 0, sizeof(bp));
-		bp.to = m->env.sender;
-		bp.domain = j->name;
-		bp.remote_mta = relay;
-		bp.account = j->a->name;
-		bp.now = rq_now();
+		report_params(j, m->env.sender, relay, &bp);
 		bp.relayed = pick;
 		if (bounce_queue(j->q, m, &bp, id, &e) != 0)
 			log_line(LOG_ERR, "id=%s: cannot queue a relayed "
