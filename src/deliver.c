@@ -59,6 +59,7 @@ struct shared {
 	unsigned	sent, deferred, failed;
 	unsigned	queued;		/* bounces and notices queued */
 	unsigned	rate_limited;	/* a worker stopped at the rate limit */
+	unsigned	rate_left;	/* claimed, then left due at the limit */
 	unsigned	sessions;	/* sessions opened successfully */
 	long long	next_due;	/* earliest next attempt set; 0 none */
 	int		err_set;
@@ -171,11 +172,12 @@ deliver_our_name(const struct account *a)
 /*
  * rate_limit N/PERIOD, shared by every flush of the queue: the file
  * rate.ACCOUNT in the queue directory holds the times of the last sends,
- * one per line, under flock.  Returns 1 when a message may go now (and
- * records it), 0 when the limit is reached (*until: when a slot frees).
+ * one per line, under flock.  Returns 1 when a message may go now (and,
+ * with record, records it), 0 when the limit is reached (*until: when a
+ * slot frees).
  */
 static int
-rate_take(struct job *j, long long now, long long *until)
+rate_take(struct job *j, long long now, int record, long long *until)
 {
 	const struct account *a = j->a;
 	char *path, *p, *e, *data = NULL;
@@ -224,6 +226,8 @@ rate_take(struct job *j, long long now, long long *until)
 		ok = 0;
 		goto out;
 	}
+	if (!record)
+		goto out;
 	buf_init(&out);
 	for (i = 0; i < n; i++)
 		buf_addf(&out, "%lld\n", ts[i]);
@@ -555,6 +559,13 @@ open_session(struct job *j, struct rq_err *err)
 	return NULL;
 }
 
+static void
+rate_limited(struct job *j, long long until)
+{
+	__atomic_fetch_add(&j->sh->rate_limited, 1, __ATOMIC_SEQ_CST);
+	shared_min_due(j->sh, until);
+}
+
 /*
  * Send messages over s (opened by the caller, or NULL), opening sessions
  * as needed, until no message is left, the rate limit is reached, no
@@ -577,17 +588,16 @@ worker(struct job *j, struct smtp *s)
 		if (__atomic_load_n(&j->sh->next, __ATOMIC_SEQ_CST) >=
 		    j->ids.n)
 			break;
-		if (!rate_take(j, rq_now(), &until)) {
-			__atomic_fetch_add(&j->sh->rate_limited, 1,
-			    __ATOMIC_SEQ_CST);
-			shared_min_due(j->sh, until);
-			break;
-		}
 		if (s == NULL) {
 			/* No session anywhere and one failed: the host is
 			   down for all of us. */
 			if (j->sh->err_set && j->sh->sessions == 0)
 				break;
+			/* No session only to find the limit reached. */
+			if (!rate_take(j, rq_now(), 0, &until)) {
+				rate_limited(j, until);
+				break;
+			}
 			s = open_session(j, &err);
 			if (s == NULL)
 				break;
@@ -610,6 +620,14 @@ worker(struct job *j, struct smtp *s)
 		if (!is_due(o, m, rq_now())) {
 			queue_msg_close(m);
 			continue;
+		}
+		/* Only a message that really goes takes a slot. */
+		if (!rate_take(j, rq_now(), 1, &until)) {
+			queue_msg_close(m);
+			__atomic_fetch_add(&j->sh->rate_left, 1,
+			    __ATOMIC_SEQ_CST);
+			rate_limited(j, until);
+			break;
 		}
 		memset(&res, 0, sizeof(res));
 		rc = smtp_send(s, m, &res, &err);
@@ -656,7 +674,7 @@ run_job(struct job *j, struct deliver_stats *stats)
 	const struct account *a = j->a;
 	struct rq_err err;
 	struct smtp *s0;
-	unsigned n, i;
+	unsigned n, i, left;
 	int status;
 	pid_t pid;
 
@@ -717,9 +735,9 @@ run_job(struct job *j, struct deliver_stats *stats)
 	if (j->sh->next < j->ids.n && j->sh->err_set &&
 	    !(j->o->stop != NULL && *j->o->stop))
 		defer_rest(j);
-	if (j->sh->rate_limited && j->sh->next < j->ids.n) {
-		unsigned left = (unsigned)j->ids.n - j->sh->next;
-
+	left = j->sh->rate_left + (j->sh->next < j->ids.n ?
+	    (unsigned)j->ids.n - j->sh->next : 0);
+	if (j->sh->rate_limited && left > 0) {
 		log_line(LOG_NOTICE, "account %s: rate limit %d per %llds "
 		    "reached; %u message(s) left for later", a->name,
 		    a->rate_limit_count, a->rate_limit_period, left);
