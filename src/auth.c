@@ -82,6 +82,12 @@ library_has(Gsasl *ctx, const struct mech *m)
 }
 
 int
+auth_wanted(const struct account *acct)
+{
+	return acct->auth != NULL && rq_strcasecmp(acct->auth, "off") != 0;
+}
+
+int
 auth_choose(const struct account *acct, const struct strlist *offered,
     int tls_active, int have_cb, const char **mech, struct rq_err *err)
 {
@@ -90,7 +96,7 @@ auth_choose(const struct account *acct, const struct strlist *offered,
 	int rc;
 
 	*mech = NULL;
-	if (acct->auth == NULL || rq_strcasecmp(acct->auth, "off") == 0)
+	if (!auth_wanted(acct))
 		return rq_errf(err, EX_SOFTWARE, "authentication is off");
 	/* RFC 4954 section 4, and 2.G: nothing secret crosses in the clear. */
 	if (!tls_active && !acct->auth_plaintext)

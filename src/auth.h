@@ -18,6 +18,9 @@
 
 struct auth_sess;
 
+/* Does the account authenticate at all ("auth" set and not "off")? */
+int	auth_wanted(const struct account *);
+
 /*
  * Choose the mechanism: acct->auth names one (it must be offered, else
  * EX_UNAVAILABLE "server does not offer MECH"), or "on" picks the strongest

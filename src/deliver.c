@@ -44,6 +44,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "bounce.h"
 #include "conf.h"
 #include "deliver.h"
@@ -685,8 +686,7 @@ run_job(struct job *j, struct deliver_stats *stats)
 		stats->config_error = 1;
 		return 0;
 	}
-	if (a->auth != NULL && rq_strcasecmp(a->auth, "off") != 0 &&
-	    conf_password(a, &j->password, &err) != 0) {
+	if (auth_wanted(a) && conf_password(a, &j->password, &err) != 0) {
 		log_line(LOG_ERR, "account %s: %s", a->name, err.msg);
 		notice(j->o, "account %s: %s", a->name, err.msg);
 		stats->config_error = 1;

@@ -23,6 +23,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "auth.h"
 #include "conf.h"
 #include "deliver.h"
 #include "log.h"
@@ -254,8 +255,7 @@ check_account(const struct conf *conf, const char *name, int verbose)
 		printf("problem: %s\n", err.msg);
 		return EX_CONFIG;
 	}
-	if (a->auth != NULL && rq_strcasecmp(a->auth, "off") != 0 &&
-	    conf_password(a, &pw, &err) != 0) {
+	if (auth_wanted(a) && conf_password(a, &pw, &err) != 0) {
 		printf("problem: %s\n", err.msg);
 		tls_ctx_free(tls);
 		return EX_CONFIG;

@@ -500,12 +500,6 @@ out:
 	return rc;
 }
 
-static int
-wants_auth(const struct account *a)
-{
-	return a->auth != NULL && rq_strcasecmp(a->auth, "off") != 0;
-}
-
 int
 smtp_open(const struct smtp_params *p, struct smtp **out,
     enum smtp_stage *stage, struct rq_err *err)
@@ -582,7 +576,7 @@ smtp_open(const struct smtp_params *p, struct smtp **out,
 	}
 
 	*stage = SMTP_STAGE_AUTH;
-	if (wants_auth(a)) {
+	if (auth_wanted(a)) {
 		rc = authenticate(s, p, err);
 		if (rc != 0)
 			goto fail;
