@@ -83,6 +83,26 @@ static const struct {
 };
 
 static void
+test_wanted(void)
+{
+	static const struct {
+		const char	*auth;
+		int		 want;
+	} cases[] = {
+		{ NULL, 0 }, { "off", 0 }, { "Off", 0 }, { "on", 1 },
+		{ "PLAIN", 1 },
+	};
+	struct account a;
+
+	for (size_t i = 0; i < RQ_ARRAY_LEN(cases); i++) {
+		memset(&a, 0, sizeof(a));
+		a.auth = (char *)(uintptr_t)cases[i].auth;
+		is_int(auth_wanted(&a), cases[i].want, "auth_wanted(auth %s)",
+		    cases[i].auth != NULL ? cases[i].auth : "unset");
+	}
+}
+
+static void
 test_choose(void)
 {
 	for (size_t i = 0; i < RQ_ARRAY_LEN(choose); i++) {
@@ -506,6 +526,7 @@ test_no_extra_steps(void)
 int
 main(void)
 {
+	test_wanted();
 	test_choose();
 	test_vectors();
 	test_begin_errors();
