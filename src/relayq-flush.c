@@ -176,14 +176,17 @@ caps_line(const struct caps *c, struct buf *b)
 static const char *
 check_hint(enum smtp_stage stage, const char *msg)
 {
+	/* Implicit TLS fails at CONNECT, STARTTLS at its own stage. */
+	if ((stage == SMTP_STAGE_CONNECT || stage == SMTP_STAGE_STARTTLS) &&
+	    (strstr(msg, "certificate") != NULL ||
+	    strstr(msg, "fingerprint") != NULL))
+		return "the server's certificate was not accepted; if it "
+		    "comes from a private CA, name it with tls_trust_file, "
+		    "or pin it with tls_fingerprint";
 	switch (stage) {
 	case SMTP_STAGE_CONNECT:
-		if (strstr(msg, "certificate") != NULL ||
-		    strstr(msg, "fingerprint") != NULL)
-			return "the server's certificate was not accepted; "
-			    "if it comes from a private CA, name it with "
-			    "tls_trust_file, or pin it with tls_fingerprint";
-		if (strstr(msg, "TLS") != NULL || strstr(msg, "handshake"))
+		if (strstr(msg, "TLS") != NULL ||
+		    strstr(msg, "handshake") != NULL)
 			return "the TLS handshake failed: is this port "
 			    "implicit TLS (465, tls_starttls off) or "
 			    "STARTTLS (587, tls_starttls on)?";
@@ -199,11 +202,6 @@ check_hint(enum smtp_stage stage, const char *msg)
 			return "this port does not offer STARTTLS; for "
 			    "implicit TLS use port 465 with tls_starttls "
 			    "off; \"tls off\" only on a trusted network";
-		if (strstr(msg, "certificate") != NULL ||
-		    strstr(msg, "fingerprint") != NULL)
-			return "the server's certificate was not accepted; "
-			    "if it comes from a private CA, name it with "
-			    "tls_trust_file, or pin it with tls_fingerprint";
 		if (strstr(msg, "injection") != NULL)
 			return "data arrived that the server should not have "
 			    "sent: someone between us and the server may be "
