@@ -11,11 +11,13 @@
 #include "util.h"
 
 /* want NULL: an error whose message contains errword. */
-static const struct {
+struct tcase {
 	const char	*in;
 	const char	*want;
 	const char	*errword;
-} domains[] = {
+};
+
+static const struct tcase domains[] = {
 	{ "example.com", "example.com", NULL },
 	{ "Example.COM", "Example.COM", NULL },	/* ASCII kept as is */
 	{ "xn--bcher-kva.example", "xn--bcher-kva.example", NULL },
@@ -34,11 +36,7 @@ static const struct {
 	{ "-b\xc3\xbc" "cher.example", NULL, "hyphen" },
 };
 
-static const struct {
-	const char	*in;
-	const char	*want;
-	const char	*errword;
-} addrs[] = {
+static const struct tcase addrs[] = {
 	{ "", "", NULL },
 	{ "root", "root", NULL },
 	{ "user@example.com", "user@example.com", NULL },
@@ -51,51 +49,40 @@ static const struct {
 	{ "user@\xff.example", NULL, "cannot convert domain" },
 };
 
+/* One case of fn, a conversion: its result, or its error and message. */
+static void
+check(int (*fn)(const char *, char **, struct rq_err *), const char *what,
+    size_t i, const struct tcase *c)
+{
+	struct rq_err err = { 0 };
+	char *out = NULL;
+	int rc = fn(c->in, &out, &err);
+
+	if (c->want != NULL) {
+		is_int(rc, 0, "%s %zu converts", what, i);
+		is_str(out, c->want, "%s %zu: %s", what, i, c->want);
+	} else {
+		is_int(rc, EX_DATAERR, "%s %zu refused", what, i);
+		ok(out == NULL, "%s %zu: no output", what, i);
+		ok(strstr(err.msg, c->errword) != NULL,
+		    "%s %zu: \"%s\" mentions %s", what, i, err.msg,
+		    c->errword);
+		for (const char *p = err.msg; *p != '\0'; p++)
+			if ((unsigned char)*p < 0x20 ||
+			    (unsigned char)*p == 0xff) {
+				ok(0, "%s %zu: message printable", what, i);
+				break;
+			}
+	}
+	free(out);
+}
+
 int
 main(void)
 {
-	for (size_t i = 0; i < RQ_ARRAY_LEN(domains); i++) {
-		struct rq_err err = { 0 };
-		char *out = NULL;
-		int rc = idn_domain_to_ascii(domains[i].in, &out, &err);
-
-		if (domains[i].want != NULL) {
-			is_int(rc, 0, "domain %zu converts", i);
-			is_str(out, domains[i].want, "domain %zu: %s", i,
-			    domains[i].want);
-		} else {
-			is_int(rc, EX_DATAERR, "domain %zu refused", i);
-			ok(out == NULL, "domain %zu: no output", i);
-			ok(strstr(err.msg, domains[i].errword) != NULL,
-			    "domain %zu: \"%s\" mentions %s", i, err.msg,
-			    domains[i].errword);
-			for (const char *p = err.msg; *p != '\0'; p++)
-				if ((unsigned char)*p < 0x20 ||
-				    (unsigned char)*p == 0xff) {
-					ok(0, "domain %zu: message printable",
-					    i);
-					break;
-				}
-		}
-		free(out);
-	}
-	for (size_t i = 0; i < RQ_ARRAY_LEN(addrs); i++) {
-		struct rq_err err = { 0 };
-		char *out = NULL;
-		int rc = idn_addr_to_ascii(addrs[i].in, &out, &err);
-
-		if (addrs[i].want != NULL) {
-			is_int(rc, 0, "address %zu converts", i);
-			is_str(out, addrs[i].want, "address %zu: %s", i,
-			    addrs[i].want);
-		} else {
-			is_int(rc, EX_DATAERR, "address %zu refused", i);
-			ok(out == NULL, "address %zu: no output", i);
-			ok(strstr(err.msg, addrs[i].errword) != NULL,
-			    "address %zu: \"%s\" mentions %s", i, err.msg,
-			    addrs[i].errword);
-		}
-		free(out);
-	}
+	for (size_t i = 0; i < RQ_ARRAY_LEN(domains); i++)
+		check(idn_domain_to_ascii, "domain", i, &domains[i]);
+	for (size_t i = 0; i < RQ_ARRAY_LEN(addrs); i++)
+		check(idn_addr_to_ascii, "address", i, &addrs[i]);
 	return done_testing();
 }
