@@ -1311,15 +1311,19 @@ smtp_close(struct smtp *s)
 {
 	struct rq_err e;
 	struct reply r;
+	int t;
 
 	if (s == NULL)
 		return;
 	if (s->c != NULL && !s->dead) {
+		/* Briefly: the account's timeout when it is shorter. */
+		t = tmo(s, TMO_QUIT);
+		if (t > TMO_QUIT * 1000)
+			t = TMO_QUIT * 1000;
 		reply_init(&r);
 		if (send_line(s, "QUIT", NULL, &e) == 0 &&
-		    flush(s, tmo(s, TMO_QUIT) < TMO_QUIT * 1000 ?
-		    tmo(s, TMO_QUIT) : TMO_QUIT * 1000, &e) == 0)
-			(void)get_reply(s, &r, TMO_QUIT * 1000, 0, &e);
+		    flush(s, t, &e) == 0)
+			(void)get_reply(s, &r, t, 0, &e);
 		reply_free(&r);
 	}
 	smtp_free(s);
