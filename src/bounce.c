@@ -105,8 +105,7 @@ bounce_status(const char *reason, char *dst, size_t size)
 }
 
 void
-bounce_envelope(const struct qmsg *m, const struct bounce_params *p,
-    struct envelope *out)
+bounce_envelope(const struct bounce_params *p, struct envelope *out)
 {
 	memset(out, 0, sizeof(*out));
 	out->sender = xstrdup("");	/* RFC 5321 4.5.5: never bounced */
@@ -115,7 +114,6 @@ bounce_envelope(const struct qmsg *m, const struct bounce_params *p,
 	/* A report needs no report about itself. */
 	out->dsn_notify = xstrdup("NEVER");
 	out->queued_at = p->now;
-	(void)m;
 }
 
 /* Output through the sink, remembering the first error. */
@@ -424,7 +422,7 @@ bounce_queue(struct queue *q, const struct qmsg *m,
 	struct qwriter *w = NULL;
 	int rc, eightbit = 0;
 
-	bounce_envelope(m, p, &env);
+	bounce_envelope(p, &env);
 	rc = queue_writer_open(q, &env, &w, err);
 	if (rc != 0)
 		goto out;

@@ -47,8 +47,7 @@ struct bounce_params {
  * The bounce's envelope: null sender, one recipient (p->to), p->account.
  * *out is filled with allocated members (envelope_free).
  */
-void	bounce_envelope(const struct qmsg *m, const struct bounce_params *p,
-	    struct envelope *out);
+void	bounce_envelope(const struct bounce_params *p, struct envelope *out);
 
 /* Where the report's octets go: returns 0 or an EX_ code with err set. */
 typedef int (*bounce_sink)(void *arg, const void *, size_t,

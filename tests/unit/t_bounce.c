@@ -149,7 +149,7 @@ main(void)
 	bp.now = 1800000000;
 
 	/* The envelope of a bounce: null sender, one recipient. */
-	bounce_envelope(m, &bp, &env);
+	bounce_envelope(&bp, &env);
 	is_str(env.sender, "", "bounce envelope: null sender");
 	is_int((long long)env.rcpts.n, 1, "bounce envelope: one recipient");
 	is_str(env.rcpts.n > 0 ? env.rcpts.v[0] : "", "sender@example.org",
