@@ -114,7 +114,7 @@ main(void)
 	struct envelope env;
 	struct rq_err err;
 	struct buf out;
-	char *bnd, *delim, *cmd, *big;
+	char *bnd, *delim, *big;
 	const char *part;
 	size_t i, hl;
 	int eightbit = -1;
@@ -341,9 +341,6 @@ main(void)
 
 	queue_close(q);
 	buf_free(&out);
-	cmd = xasprintf("rm -rf '%s'", dir);
-	if (system(cmd) != 0)
-		diag("could not remove %s", dir);
-	free(cmd);
+	rm_tree(dir);
 	return done_testing();
 }

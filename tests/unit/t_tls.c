@@ -590,7 +590,6 @@ main(void)
 		test_describe();
 		test_errors();
 	}
-	run("rm -f *.pem *.key *.tmpl *.fp");
-	rmdir(dir);
+	rm_tree(dir);
 	return done_testing();
 }
