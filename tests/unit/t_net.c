@@ -7,7 +7,6 @@
  * script, and checks what conn_* make of it.
  */
 #include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -57,15 +56,6 @@ serve(void (*script)(int))
 	}
 	close(lfd);
 	return s;
-}
-
-static void
-reap(struct server *s)
-{
-	int st;
-
-	kill(s->pid, SIGTERM);
-	waitpid(s->pid, &st, 0);
 }
 
 static void
@@ -189,7 +179,7 @@ test_lines(void)
 	ok(strstr(err.msg, "timeout") != NULL, "says timeout: %s", err.msg);
 	conn_close(c);
 	buf_free(&line);
-	reap(&s);
+	stop_child(s.pid);
 }
 
 static void
@@ -208,7 +198,7 @@ test_bounds(void)
 	ok(line.len <= REPLY_LINE_MAX, "no more than max kept (%zu)",
 	    line.len);
 	conn_close(c);
-	reap(&s);
+	stop_child(s.pid);
 
 	s = serve(s_exact);
 	conn_open("127.0.0.1", s.port, NULL, 2000, &c, &err);
@@ -219,7 +209,7 @@ test_bounds(void)
 	    "line of max+1 octets (split across reads) refused");
 	conn_close(c);
 	buf_free(&line);
-	reap(&s);
+	stop_child(s.pid);
 }
 
 static void
@@ -237,7 +227,7 @@ test_eof(void)
 	    err.msg);
 	conn_close(c);
 	buf_free(&line);
-	reap(&s);
+	stop_child(s.pid);
 }
 
 static void
@@ -259,7 +249,7 @@ test_timeout(void)
 	    "says timeout: %s", err.msg);
 	conn_close(c);
 	buf_free(&line);
-	reap(&s);
+	stop_child(s.pid);
 }
 
 static void
@@ -281,7 +271,7 @@ test_pending(void)
 	ok(strstr(err.msg, "injection") != NULL, "says why: %s", err.msg);
 	conn_close(c);
 	buf_free(&line);
-	reap(&s);
+	stop_child(s.pid);
 }
 
 static void
@@ -400,13 +390,13 @@ test_connect_errors(void)
 	is_int(conn_open("127.0.0.1", s.port, "127.0.0.1", 2000, &c, &err), 0,
 	    "source_ip 127.0.0.1 binds and connects");
 	conn_close(c);
-	reap(&s);
+	stop_child(s.pid);
 
 	s = serve(s_silent);
 	is_int(conn_open("[127.0.0.1]", s.port, NULL, 2000, &c, &err), 0,
 	    "address literal [127.0.0.1] connects");
 	conn_close(c);
-	reap(&s);
+	stop_child(s.pid);
 
 	/* "localhost" may resolve to ::1 first; failover reaches the v4. */
 	s = serve(s_silent);
@@ -414,7 +404,7 @@ test_connect_errors(void)
 	is_int(rc, 0, "localhost: some address works (%s)",
 	    rc ? err.msg : "ok");
 	conn_close(c);
-	reap(&s);
+	stop_child(s.pid);
 	conn_close(NULL);
 }
 

@@ -9,13 +9,11 @@
  * resumed=<0|1> clientcert=<0|1>", echoes one line and closes.
  */
 #include <errno.h>
-#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -218,15 +216,6 @@ serve(const char *cert, const char *prio, int nconn, int mute)
 	return s;
 }
 
-static void
-reap(struct server *s)
-{
-	int st;
-
-	kill(s->pid, SIGTERM);
-	waitpid(s->pid, &st, 0);
-}
-
 /* ---- the client ---------------------------------------------------------- */
 
 struct opts {
@@ -379,7 +368,7 @@ test_cases(void)
 		rc = make_ctx(&cases[i].o, &ctx, &err);
 		if (!is_int(rc, 0, "%s: ctx", cases[i].name)) {
 			diag("%s", err.msg);
-			reap(&s);
+			stop_child(s.pid);
 			continue;
 		}
 		rc = talk(ctx, s.port, cases[i].verify, &banner, &err);
@@ -407,7 +396,7 @@ test_cases(void)
 		}
 		buf_free(&banner);
 		tls_ctx_free(ctx);
-		reap(&s);
+		stop_child(s.pid);
 	}
 }
 
@@ -428,7 +417,7 @@ test_pin(void)
 	is_int(talk(ctx, s.port, "elsewhere.example", NULL, &err), 0,
 	    "pin matches for another name: %s", err.msg);
 	tls_ctx_free(ctx);
-	reap(&s);
+	stop_child(s.pid);
 	free(fp);
 }
 
@@ -457,7 +446,7 @@ test_resume(const char *prio, const char *label)
 	    "%s: other name, full handshake: %s", label, b.data);
 	buf_free(&b);
 	tls_ctx_free(ctx);
-	reap(&s);
+	stop_child(s.pid);
 }
 
 /* TLS 1.2 without extended master secret: no tls-exporter binding. */
@@ -480,7 +469,7 @@ test_no_ems(void)
 	    "TLS 1.2 without EMS: no tls-exporter binding offered");
 	buf_free(&b);
 	tls_ctx_free(ctx);
-	reap(&s);
+	stop_child(s.pid);
 }
 
 static void
@@ -513,7 +502,7 @@ test_describe(void)
 	conn_close(c);
 	buf_free(&d);
 	tls_ctx_free(ctx);
-	reap(&s);
+	stop_child(s.pid);
 }
 
 static void
@@ -567,7 +556,7 @@ test_errors(void)
 	}
 	ok((long long)time(NULL) - t0 < 3, "within the timeout");
 	tls_ctx_free(ctx);
-	reap(&s);
+	stop_child(s.pid);
 	tls_ctx_free(NULL);
 	tls_close(NULL);
 }

@@ -4,11 +4,13 @@
  * SPDX-License-Identifier: GPL-3.0-or-later
  */
 #include <ftw.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -173,6 +175,15 @@ rm_tree(const char *dir)
 {
 	/* Depth first, and symbolic links removed, not followed. */
 	(void)nftw(dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+void
+stop_child(pid_t pid)
+{
+	int st;
+
+	(void)kill(pid, SIGTERM);
+	(void)waitpid(pid, &st, 0);
 }
 
 void

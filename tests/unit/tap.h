@@ -10,6 +10,7 @@
 #define RELAYQ_TAP_H
 
 #include <stddef.h>
+#include <sys/types.h>
 
 int	ok(int cond, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 int	is_int(long long got, long long want, const char *fmt, ...)
@@ -29,6 +30,8 @@ void	rm_tree(const char *dir);
 /* A listening TCP socket on 127.0.0.1, port chosen by the kernel and
  * returned through *port; exits the test on failure. */
 int	listen_loopback(int *port);
+/* End a forked test server: SIGTERM, then wait for it. */
+void	stop_child(pid_t pid);
 void	diag(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int	done_testing(void);
 
