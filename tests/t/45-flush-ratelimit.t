@@ -49,4 +49,24 @@ done
 sleep 0.2
 is "$(( $(sessions) - before ))" 3 "in three sessions of two messages"
 
+# A message another flush holds takes no slot: with 2/1h and three
+# messages, the first locked elsewhere, the other two still go.
+srv_start "$T/srv2" "ehlo PIPELINING 8BITMIME"
+received2() { ls "$T"/srv2/msg-*.eml 2>/dev/null | wc -l | tr -d ' '; }
+rm -f "$T"/queue/rate.*
+flush_config "rate_limit 2/1h" "connections 1"
+for i in 1 2 3; do
+	printf 'Subject: %d\n\nbody\n' "$i" | "$RQ" -odq "l$i@example.net"
+done
+f="$T/queue/msg/$(ls "$T/queue/msg" | head -1)"
+python3 -c 'import fcntl,os,sys,time
+fd=os.open(sys.argv[1],os.O_RDONLY); fcntl.flock(fd,fcntl.LOCK_EX)
+open(sys.argv[2],"w").close(); time.sleep(30)' "$f" "$T/locked" &
+lp=$!
+at_exit "kill $lp"
+while [ ! -e "$T/locked" ]; do sleep 0.05; done
+"$RQF"
+is "$(received2)" 2 "a message busy elsewhere takes no rate_limit slot: the other two go"
+kill "$lp" 2>/dev/null
+
 done_testing
