@@ -661,18 +661,6 @@ set_result(struct smtp_rcpt_result *rr, enum outcome o, const char *text)
 	rr->reply = xstrdup(text);
 }
 
-/* The outcome of a reply for the recipients it concerns. */
-static enum outcome
-reply_outcome(int code)
-{
-	/* A reply that is not a final answer leaves the message with us. */
-	if (code / 100 == 5)
-		return OUT_PERM;
-	if (code / 100 == 2)
-		return OUT_OK;
-	return OUT_TEMP;
-}
-
 /* Every tried recipient still undecided (accepted or not yet answered)
  * gets outcome o with text. */
 static void
@@ -996,7 +984,7 @@ rcpt_reply(struct txn *x, size_t i)
 	/* 452 (or the old 552) to RCPT is "too many recipients":
 	   temporary, and worth the next transaction when some got in. */
 	set_result(&x->res->r[i], x->r.code == 552 ? OUT_TEMP :
-	    reply_outcome(x->r.code), t);
+	    outcome_from_reply(x->r.code), t);
 	x->state[i] = (x->r.code == 452 || x->r.code == 552) &&
 	    x->accepted > 0 ? RS_LATER : RS_DONE;
 	free(t);
@@ -1021,7 +1009,7 @@ command(struct txn *x, const char *line, int def_tmo, struct rq_err *err)
 static void
 mail_failed(struct txn *x)
 {
-	conclude(x, RS_WAIT, reply_outcome(x->mail_code), x->mail_text);
+	conclude(x, RS_WAIT, outcome_from_reply(x->mail_code), x->mail_text);
 	x->res->code = x->mail_code;
 }
 
@@ -1182,7 +1170,7 @@ transaction(struct txn *x, struct buf *cmd, int bdat, struct rq_err *err)
 		return rc;
 	t = reply_oneline(&x->r);
 	res->code = x->r.code;
-	conclude(x, RS_OK, reply_outcome(x->r.code), t);
+	conclude(x, RS_OK, outcome_from_reply(x->r.code), t);
 	free(t);
 	if (x->r.code / 100 == 2)
 		s->need_rset = 0;

@@ -155,12 +155,14 @@ outcome_from_reply(int code)
 {
 	switch (code / 100) {
 	case 2:
-	case 3:
 		return OUT_OK;
 	case 5:
 		return OUT_PERM;
 	default:
-		/* 4yz, and anything malformed, leaves the message with us. */
+		/*
+		 * 4yz, a 3yz where a final answer was due, and anything
+		 * malformed leave the message with us.
+		 */
 		return OUT_TEMP;
 	}
 }

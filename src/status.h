@@ -46,8 +46,8 @@ const char *ex_meaning(int ex);
 
 /*
  * Delivery outcomes: one vocabulary for the flush side.  The first digit of
- * an SMTP reply decides (2 ok, 4 temporary, 5 permanent); connection, TLS
- * and timeout failures are temporary.
+ * a final SMTP reply decides (2 ok, 5 permanent, anything else temporary);
+ * connection, TLS and timeout failures are temporary.
  */
 enum outcome {
 	OUT_OK = 0,

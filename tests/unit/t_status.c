@@ -81,7 +81,7 @@ test_outcomes(void)
 		enum outcome	out;
 	} cases[] = {
 		{ 250, OUT_OK }, { 251, OUT_OK }, { 235, OUT_OK },
-		{ 354, OUT_OK }, { 421, OUT_TEMP }, { 450, OUT_TEMP },
+		{ 354, OUT_TEMP }, { 421, OUT_TEMP }, { 450, OUT_TEMP },
 		{ 451, OUT_TEMP }, { 452, OUT_TEMP }, { 454, OUT_TEMP },
 		{ 500, OUT_PERM }, { 535, OUT_PERM }, { 550, OUT_PERM },
 		{ 552, OUT_PERM }, { 554, OUT_PERM }, { 0, OUT_TEMP },
