@@ -26,12 +26,6 @@
 /* How much of a hostile input an error message may quote. */
 #define ESC_MAX	160
 
-static int
-is_ctl(unsigned char c)
-{
-	return c < 0x20 || c == 0x7f;
-}
-
 /*
  * Append s[0..len) to out for an error message: printable, one line,
  * quotes and backslashes escaped, valid UTF-8 kept, the rest as \xNN,
@@ -60,7 +54,7 @@ esc_append(struct buf *out, const char *s, size_t len)
 		else if (c == '"' || c == '\\') {
 			buf_addch(out, '\\');
 			buf_addch(out, (char)c);
-		} else if (is_ctl(c))
+		} else if (rq_iscntrl(c))
 			buf_addf(out, "\\x%02x", c);
 		else if (c < 0x80)
 			buf_addch(out, (char)c);
@@ -327,7 +321,7 @@ addr_check(const char *addr, int allow_bare, const char *what,
 		return addr_err(err, EX_DATAERR, what, addr, len,
 		    "empty address");
 	for (i = 0; i < len; i++)
-		if (is_ctl((unsigned char)addr[i]))
+		if (rq_iscntrl((unsigned char)addr[i]))
 			return addr_err(err, EX_DATAERR, what, addr, len,
 			    "control character in address");
 	for (i = 0; i < len; ) {
@@ -543,7 +537,7 @@ delim_char(struct parser *ps, const char *unterminated, unsigned char *c,
 		return -1;
 	}
 	*c = (unsigned char)*ps->p++;
-	if (is_ctl(*c) && *c != '\t') {
+	if (rq_iscntrl(*c) && *c != '\t') {
 		ps->why = "control character in address list";
 		return -1;
 	}
@@ -689,7 +683,7 @@ lex(struct parser *ps, struct tok *t)
 		t->ch = (char)c;
 		break;
 	default:
-		if (is_ctl(c)) {
+		if (rq_iscntrl(c)) {
 			ps->why = "control character in address list";
 			return t->type = T_ERR;
 		}

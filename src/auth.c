@@ -180,7 +180,7 @@ static int
 has_ctl(const char *s)
 {
 	for (; *s != '\0'; s++)
-		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+		if (rq_iscntrl((unsigned char)*s))
 			return 1;
 	return 0;
 }

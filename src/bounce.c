@@ -160,7 +160,7 @@ clean_reason(const char *r)
 	s = xstrndup(r, strnlen(r, REASON_MAX));
 
 	for (p = s; *p != '\0'; p++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+		if (rq_iscntrl((unsigned char)*p))
 			*p = ' ';
 	return s;
 }

@@ -143,7 +143,7 @@ printable(const char *s)
 	for (i = 0; s[i] != '\0' && i < 64; i++) {
 		unsigned char c = (unsigned char)s[i];
 
-		buf_addch(&b, (c < 0x20 || c == 0x7f) ? '?' : (char)c);
+		buf_addch(&b, rq_iscntrl(c) ? '?' : (char)c);
 	}
 	if (s[i] != '\0')
 		buf_addstr(&b, "...");

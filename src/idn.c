@@ -36,7 +36,7 @@ printable(const char *s, int ascii_only)
 	for (char *q = p; *q != '\0'; q++) {
 		unsigned char c = (unsigned char)*q;
 
-		if (c < 0x20 || c == 0x7f || (ascii_only && c >= 0x80))
+		if (rq_iscntrl(c) || (ascii_only && c >= 0x80))
 			*q = '?';
 	}
 	return p;

@@ -93,7 +93,7 @@ log_line(int priority, const char *fmt, ...)
 	va_end(ap);
 	/* One event, one line, whatever a server put in its reply. */
 	for (i = 0; msg[i] != '\0'; i++)
-		if ((unsigned char)msg[i] < 0x20 || msg[i] == 0x7f)
+		if (rq_iscntrl((unsigned char)msg[i]))
 			msg[i] = '?';
 	if (use_syslog) {
 		if (!syslog_open) {

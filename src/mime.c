@@ -188,7 +188,7 @@ mime_encode_phrase(const char *name, struct buf *out)
 
 	/* Controls become spaces, broken UTF-8 becomes U+FFFD. */
 	for (i = 0; i < len; ) {
-		if (p[i] < 0x20 || p[i] == 0x7f) {
+		if (rq_iscntrl(p[i])) {
 			buf_addch(&clean, ' ');
 			i++;
 			continue;

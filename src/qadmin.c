@@ -93,7 +93,7 @@ json_str(FILE *out, const char *s)
 		} else if (c == '\t') {
 			fputs("\\t", out);
 			p++;
-		} else if (c < 0x20 || c == 0x7f) {
+		} else if (rq_iscntrl(c)) {
 			fprintf(out, "\\u%04x", c);
 			p++;
 		} else if (c < 0x80) {

@@ -161,7 +161,7 @@ is_clean(const char *s, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
 
-		if (c < 0x20 || c == 0x7f)
+		if (rq_iscntrl(c))
 			return 0;
 	}
 	return 1;
@@ -180,7 +180,7 @@ buf_add_sanitized(struct buf *b, const char *s)
 	for (; *s != '\0'; s++) {
 		unsigned char c = (unsigned char)*s;
 
-		buf_addch(b, (c < 0x20 || c == 0x7f) ? ' ' : *s);
+		buf_addch(b, rq_iscntrl(c) ? ' ' : *s);
 	}
 }
 

@@ -121,7 +121,7 @@ reply_oneline(const struct reply *r)
 	for (size_t i = 0; i < b.len; i++) {
 		unsigned char c = (unsigned char)b.data[i];
 
-		if (c < 0x20 || c == 0x7f)
+		if (rq_iscntrl(c))
 			b.data[i] = '?';
 	}
 	if (b.len > 512) {

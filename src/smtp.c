@@ -816,7 +816,7 @@ static int
 has_ctl(const char *p)
 {
 	for (; *p != '\0'; p++)
-		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+		if (rq_iscntrl((unsigned char)*p))
 			return 1;
 	return 0;
 }

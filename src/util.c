@@ -328,6 +328,12 @@ rq_tolower(int c)
 }
 
 int
+rq_iscntrl(unsigned char c)
+{
+	return c < 0x20 || c == 0x7f;
+}
+
+int
 rq_strncasecmp(const char *a, const char *b, size_t n)
 {
 	for (; n > 0; a++, b++, n--) {

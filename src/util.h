@@ -82,6 +82,8 @@ size_t	 rq_strlcpy(char *dst, const char *src, size_t size);
 int	 rq_strcasecmp(const char *, const char *);
 int	 rq_strncasecmp(const char *, const char *, size_t);
 int	 rq_tolower(int);
+/* An ASCII control character (below 0x20, or DEL)? */
+int	 rq_iscntrl(unsigned char);
 
 /*
  * "30", "30s", "5m", "1h", "5d", "1w" -> seconds.  Returns 0, or -1 for
