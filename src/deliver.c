@@ -142,15 +142,10 @@ deliver_our_name(const struct account *a)
 	char host[256], *out = NULL;
 	struct rq_err e;
 
-	if (a->domain != NULL && a->domain[0] != '\0') {
-		if (idn_domain_to_ascii(a->domain, &out, &e) == 0)
-			return out;
-		return xstrdup(a->domain);
-	}
-	if (gethostname(host, sizeof(host)) != 0 || host[0] == '\0')
-		rq_strlcpy(host, "localhost", sizeof(host));
-	host[sizeof(host) - 1] = '\0';
-	if (strchr(host, '.') == NULL) {
+	/* domain defaults to the host name (conf.c), which may be bare. */
+	rq_strlcpy(host, a->domain != NULL && a->domain[0] != '\0' ?
+	    a->domain : "localhost", sizeof(host));
+	if (strchr(host, '.') == NULL && host[0] != '[') {
 		/* EHLO wants a fully qualified name (RFC 5321 4.1.4). */
 		struct addrinfo hints, *ai = NULL;
 

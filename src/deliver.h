@@ -78,8 +78,9 @@ void	deliver_signal_workers(int sig);
  */
 long long deliver_backoff(const struct account *, int attempts);
 
-/* Our name for EHLO and Reporting-MTA: the account's domain, else the
- * host name; allocated. */
+/* Our name for EHLO and Reporting-MTA: the account's domain (by default
+ * the host name), its canonical name when that is bare and the resolver
+ * knows a fully qualified one, as an A-label; allocated. */
 char	*deliver_our_name(const struct account *);
 
 #endif
