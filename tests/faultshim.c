@@ -150,12 +150,11 @@ ssize_t
 write(int fd, const void *buf, size_t n)
 {
 	REAL(ssize_t, write, (int, const void *, size_t));
+	char pb[4096];
 	ssize_t r;
 
 	if (fd <= 2 || !fd_matches(fd))
 		return real_write(fd, buf, n);
-	char pb[4096];
-
 	if (before("write", fd_path(fd, pb, sizeof(pb)))) {
 		errno = fault_errno();
 		return -1;
@@ -165,49 +164,46 @@ write(int fd, const void *buf, size_t n)
 	return r;
 }
 
-int
-fsync(int fd)
+/* fsync and fdatasync: one counted kind, "fsync". */
+static int
+sync_common(int fd, int (*real)(int))
 {
-	REAL(int, fsync, (int));
+	char pb[4096];
 	int r;
 
-	char pb[4096];
-
 	if (!fd_matches(fd))
-		return real_fsync(fd);
+		return real(fd);
 	if (before("fsync", fd_path(fd, pb, sizeof(pb)))) {
 		errno = fault_errno();
 		return -1;
 	}
-	r = real_fsync(fd);
+	r = real(fd);
 	after();
 	return r;
+}
+
+int
+fsync(int fd)
+{
+	REAL(int, fsync, (int));
+
+	return sync_common(fd, real_fsync);
 }
 
 int
 fdatasync(int fd)
 {
 	REAL(int, fdatasync, (int));
-	int r;
 
-	if (!fd_matches(fd))
-		return real_fdatasync(fd);
-	if (before("fsync", NULL)) {
-		errno = fault_errno();
-		return -1;
-	}
-	r = real_fdatasync(fd);
-	after();
-	return r;
+	return sync_common(fd, real_fdatasync);
 }
 
 int
 close(int fd)
 {
 	REAL(int, close, (int));
-	int r;
-
 	char pb[4096];
+	int r;
 
 	if (fd <= 2 || !fd_matches(fd))
 		return real_close(fd);
@@ -269,16 +265,21 @@ rename(const char *from, const char *to)
 	return do_rename("rename", from, to, call_rename, &a, 0);
 }
 
+/* Relative names: match on the directories' paths instead. */
+static int
+relative_matches(int olddir, int newdir, const char *from)
+{
+	return env("FAULT_PATH") != NULL && from[0] != '/' &&
+	    (fd_matches(olddir) || fd_matches(newdir));
+}
+
 int
 renameat(int olddir, const char *from, int newdir, const char *to)
 {
 	struct rename_args a = { olddir, newdir, from, to, 0, 1 };
 
-	/* Relative names: match on the directory's path instead. */
-	if (env("FAULT_PATH") != NULL && from[0] != '/' &&
-	    (fd_matches(olddir) || fd_matches(newdir)))
-		return do_rename("rename", from, to, call_rename, &a, 1);
-	return do_rename("rename", from, to, call_rename, &a, 0);
+	return do_rename("rename", from, to, call_rename, &a,
+	    relative_matches(olddir, newdir, from));
 }
 
 int
@@ -287,10 +288,8 @@ renameat2(int olddir, const char *from, int newdir, const char *to,
 {
 	struct rename_args a = { olddir, newdir, from, to, flags, 2 };
 
-	if (env("FAULT_PATH") != NULL && from[0] != '/' &&
-	    (fd_matches(olddir) || fd_matches(newdir)))
-		return do_rename("rename", from, to, call_rename, &a, 1);
-	return do_rename("rename", from, to, call_rename, &a, 0);
+	return do_rename("rename", from, to, call_rename, &a,
+	    relative_matches(olddir, newdir, from));
 }
 
 static int
