@@ -27,7 +27,17 @@ DEB_libgsasl = libgsasl-dev
 DEB_libidn2  = libidn2-dev
 DEB_popt     = libpopt-dev
 
-ifeq ($(filter clean distclean deps,$(MAKECMDGOALS)),)
+# The targets that install what is missing (deps and those that start with
+# it) must not need the libraries yet: they build in a sub-make, after
+# scripts/deps, and the check runs there.  Any other goal checks now, so a
+# plain `make` on a machine without the libraries says which packages to get.
+SETUP_GOALS = clean distclean deps check demo bench fuzz
+ifeq ($(MAKECMDGOALS),)
+NEED_LIBS = y
+else
+NEED_LIBS = $(filter-out $(SETUP_GOALS),$(MAKECMDGOALS))
+endif
+ifneq ($(NEED_LIBS),)
 MISSING := $(strip $(foreach p,$(PKGS),$(if $(shell $(PKG_CONFIG) --exists $(p) && echo y),,$(p))))
 ifneq ($(MISSING),)
 $(error missing libraries: $(MISSING); install the Debian packages $(foreach p,$(MISSING),$(DEB_$(p))) (or run scripts/deps))
@@ -117,10 +127,11 @@ demo: deps
 
 # libFuzzer harnesses (clang); FUZZ_TIME seconds each.
 FUZZ_TIME ?= 10
-fuzz:
+fuzz: deps
 	scripts/fuzz $(FUZZ_TIME)
 
-bench: all
+bench: deps
+	$(MAKE) all
 	scripts/bench
 
 lint-man:

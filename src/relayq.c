@@ -432,6 +432,58 @@ has_wildcard(const char *s)
 }
 
 /*
+ * The machine's fully qualified name without asking the resolver
+ * (submitting never touches the network, and a dead DNS must not make
+ * cron wait): gethostname(2) when it has a dot, else the first line of
+ * /etc/mailname (Debian's mail name), else the host name as it is.
+ */
+static char *
+fq_host_name(void)
+{
+	char *h = host_name(), line[256];
+	FILE *f;
+
+	if (strchr(h, '.') != NULL)
+		return h;
+	f = fopen(SYSCONFDIR "/mailname", "re");
+	if (f == NULL)
+		return h;
+	if (fgets(line, sizeof(line), f) != NULL) {
+		line[strcspn(line, " \t\r\n")] = '\0';
+		char *probe = xasprintf("postmaster@%s", line);
+		struct rq_err err = { 0 };
+
+		if (line[0] != '\0' && addr_check(probe, 0, "mail name",
+		    &err) == 0) {
+			free(h);
+			h = xstrdup(line);
+		}
+		free(probe);
+	}
+	fclose(f);
+	return h;
+}
+
+/*
+ * The domain a bare sender name (-f root, cronie's -f USER, the login
+ * name) gets: qualify_domain, else the domain of the account's from (when
+ * it names one without wildcards), else the machine's name.  Never NULL;
+ * the caller frees it.
+ */
+static char *
+sender_domain(const struct account *a)
+{
+	const char *d;
+
+	if (a != NULL && a->qualify_domain != NULL)
+		return xstrdup(a->qualify_domain);
+	if (a != NULL && a->from != NULL && (d = addr_domain(a->from)) != NULL &&
+	    !has_wildcard(d))
+		return xstrdup(d);
+	return fq_host_name();
+}
+
+/*
  * Load the configuration and pick the account.  need_conf: refuse to go on
  * without any configuration file.
  */
@@ -487,7 +539,8 @@ choose_account(struct ctx *c, const char *sender_arg)
 
 /*
  * The envelope sender: -f/-r (unless the account forbids overriding its
- * from), else the account's from, else login@qualify_domain.
+ * from), else the account's from, else the login name; a name without a
+ * domain is qualified with sender_domain().
  */
 static void
 choose_sender(struct ctx *c, const char *given)
@@ -503,26 +556,17 @@ choose_sender(struct ctx *c, const char *given)
 		s = addr_envelope(given);
 	else if (a != NULL && a->from != NULL && !has_wildcard(a->from))
 		s = xstrdup(a->from);
-	else if (a != NULL && a->qualify_domain != NULL) {
-		char *login = login_name();
-
-		s = xasprintf("%s@%s", login, a->qualify_domain);
-		free(login);
-	} else
-		die(EX_CONFIG, "no envelope sender: set 'from' (or "
-		    "'qualify_domain') in the account, or give -f");
+	else
+		s = login_name();
 
 	if (*s != '\0') {
-		/* A bare login name given with -f gets qualified too. */
+		/* A bare name (-f root, the login name) is qualified, never
+		 * refused: cron's mail must not be thrown away. */
 		if (!addr_has_domain(s)) {
-			const char *qd = a != NULL ? a->qualify_domain : NULL;
-			char *q;
+			char *d = sender_domain(a);
+			char *q = xasprintf("%s@%s", s, d);
 
-			if (qd == NULL)
-				die(EX_DATAERR, "sender '%s' has no domain: "
-				    "give -f user@domain or set "
-				    "'qualify_domain'", s);
-			q = xasprintf("%s@%s", s, qd);
+			free(d);
 			free(s);
 			s = q;
 		}

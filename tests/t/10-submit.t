@@ -178,6 +178,48 @@ rq_input 'Subject: x\n\nb\n' -odq -f other@example.org r@example.net
 like "$(grep -a '^sender' "$(last_msg)")" 'fixed@example.org' "allow_from_override off keeps the account's from"
 basic_config
 
+# --- a bare sender is qualified, never refused (cronie's -f USER) ---------------
+# The order: qualify_domain, else the domain of the account's from, else the
+# machine's name (gethostname, else /etc/mailname); never the resolver.
+sender_of() { grep -a '^sender' "$(last_msg)" | cut -d' ' -f2-; }
+me=$(id -un)
+write_config "account test" "host 127.0.0.1" "tls off" \
+	"from cron@from.example" "qualify_domain qualify.example" \
+	"account default : test"
+rm -rf "$T/queue"
+rq_input 'Subject: x\n\nb\n' -odq -f alice r@example.net
+is "$RC" 0 "-f alice (a bare name) is accepted"
+is "$(sender_of)" "alice@qualify.example" "... and qualified with qualify_domain first"
+write_config "account test" "host 127.0.0.1" "tls off" \
+	"from cron@from.example" "account default : test"
+rm -rf "$T/queue"
+rq_input 'Subject: x\n\nb\n' -odq -f www-data r@example.net
+is "$RC" 0 "-f www-data without qualify_domain is accepted"
+is "$(sender_of)" "www-data@from.example" "... and gets the domain of the account's from"
+write_config "account test" "host 127.0.0.1" "tls off" \
+	"from *@wild.example" "account default : test"
+rm -rf "$T/queue"
+rq_input 'Subject: x\n\nb\n' -odq -f root r@example.net
+is "$(sender_of)" "root@wild.example" "a from with a wildcard local part still gives its domain"
+write_config "account test" "host 127.0.0.1" "tls off" \
+	"from *@*.wild.example" "account default : test"
+rm -rf "$T/queue"
+rq_input 'Subject: x\n\nb\n' -odq -f root r@example.net
+host=$(hostname)
+is "$RC" 0 "-f root with neither qualify_domain nor a usable from is accepted"
+case $host in
+*.*) want=$host ;;
+*) want=$(head -n1 /etc/mailname 2>/dev/null || true); [ -n "$want" ] || want=$host ;;
+esac
+is "$(sender_of)" "root@$want" "... and gets the machine's name"
+write_config "account test" "host 127.0.0.1" "tls off" "account default : test"
+rm -rf "$T/queue"
+rq_input 'Subject: x\n\nb\n' -odq r@example.net
+is "$RC" 0 "no -f and no from: the login name is the sender"
+is "$(sender_of)" "$me@$want" "... qualified with the machine's name"
+like "$(cat "$(last_msg)")" "From: $me@$want" "... and the added From header says the same"
+basic_config
+
 # --- -odi and -odb start relayq-flush; -odq does not; -q runs it ----------------------
 cat >"$T/fakeflush" <<EOS
 #!/bin/sh

@@ -69,10 +69,10 @@ write_config "account test" "host 127.0.0.1" "tls maybe"
 rq_input "$msg" -odq r@example.net
 is "$RC" 78 "78: a bad value in the configuration"
 like "$ERR" "$T/config:[0-9]+:.*tls" "... naming file, line and key"
-write_config "account test" "host 127.0.0.1" "tls off"
+write_config "account test" "host 127.0.0.1" "tls off" "no_such_key 1"
 rq_input "$msg" -odq r@example.net
-is "$RC" 78 "78: no envelope sender can be determined"
-like "$ERR" 'from' "... and the error names the key to set"
+is "$RC" 78 "78: a key relayq does not know"
+like "$ERR" "$T/config:[0-9]+: no_such_key" "... naming file, line and key"
 write_config "account test" "host 127.0.0.1" "tls off" "from s@example.org" "password hunter2"
 chmod 644 "$T/config"
 rq_input "$msg" -odq r@example.net
