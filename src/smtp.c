@@ -42,6 +42,7 @@
 
 #include "addr.h"
 #include "auth.h"
+#include "content.h"
 #include "idn.h"
 #include "mime.h"
 #include "net.h"
@@ -723,6 +724,18 @@ dsn_notify(const struct smtp *s, const struct envelope *env, struct buf *out)
 }
 
 /*
+ * The content pipeline for m on this session (content.h): the one place
+ * that decides what goes on the wire instead of the file as queued.
+ */
+static int
+open_content(struct smtp *s, struct qmsg *m, struct content **out,
+    struct rq_err *err)
+{
+	(void)s;
+	return content_open(m, NULL, NULL, out, err);
+}
+
+/*
  * Stream the content: DATA's dot-stuffed form ending in ".", or BDAT
  * chunks.  Returns 0, or an EX_ code with the session dead.
  */
@@ -731,10 +744,9 @@ send_content(struct smtp *s, struct qmsg *m, int bdat, struct reply *r,
     struct rq_err *err)
 {
 	struct smtp_canon cs;
-	long long left = m->env.size, off = m->data_off;
-	size_t want;
+	struct content *c = NULL;
 	ssize_t got;
-	int rc = 0;
+	int rc, end = 0;
 
 	smtp_canon_init(&cs, !bdat);
 	buf_reset(&s->out);
@@ -747,44 +759,35 @@ send_content(struct smtp *s, struct qmsg *m, int bdat, struct reply *r,
 		    m->env.size);
 		trace(s, "-->", t);
 	}
-	for (;;) {
-		want = left > READ_CHUNK ? READ_CHUNK : (size_t)left;
-		got = 0;
-		if (want > 0) {
-			got = pread(m->fd, s->rbuf, want, off);
-			if (got < 0) {
-				rc = rq_errno(err, EX_IOERR, errno,
-				    "reading queued message %s", m->env.id);
-				break;
-			}
-			if (got == 0) {
-				rc = rq_errf(err, EX_DATAERR, "queued message "
-				    "%s is shorter than its recorded size",
-				    m->env.id);
-				break;
-			}
-			smtp_canon_feed(&cs, s->rbuf, (size_t)got, &s->out);
-			off += got;
-			left -= got;
+	rc = open_content(s, m, &c, err);
+	while (rc == 0) {
+		got = content_read(c, s->rbuf, READ_CHUNK, err);
+		if (got < 0) {
+			rc = err->ex;
+			break;
 		}
-		if (left == 0)
+		if (got > 0)
+			smtp_canon_feed(&cs, s->rbuf, (size_t)got, &s->out);
+		else {
 			smtp_canon_end(&cs, &s->out);
+			end = 1;
+		}
 		if (!bdat) {
-			if (s->out.len >= READ_CHUNK || left == 0) {
+			if (s->out.len >= READ_CHUNK || end) {
 				rc = conn_write(s->c, s->out.data, s->out.len,
 				    err);
 				buf_reset(&s->out);
 			}
-			if (rc != 0 || left == 0)
+			if (end)
 				break;
 			continue;
 		}
-		if (s->out.len < BDAT_CHUNK && left > 0)
+		if (s->out.len < BDAT_CHUNK && !end)
 			continue;
 		/* One BDAT: the command, its octets, its reply. */
 		buf_reset(&s->cmd);
 		buf_addf(&s->cmd, "BDAT %zu%s", s->out.len,
-		    left == 0 ? " LAST" : "");
+		    end ? " LAST" : "");
 		rc = send_line(s, s->cmd.data, NULL, err);
 		if (rc == 0)
 			rc = conn_write(s->c, s->out.data, s->out.len, err);
@@ -792,11 +795,12 @@ send_content(struct smtp *s, struct qmsg *m, int bdat, struct reply *r,
 		if (rc == 0)
 			rc = flush(s, tmo(s, TMO_BLOCK), err);
 		if (rc == 0)
-			rc = get_reply(s, r, tmo(s, left == 0 ? TMO_DOT :
+			rc = get_reply(s, r, tmo(s, end ? TMO_DOT :
 			    TMO_BLOCK), 0, err);
-		if (rc != 0 || left == 0 || r->code / 100 != 2)
+		if (rc != 0 || end || r->code / 100 != 2)
 			break;
 	}
+	content_close(c);
 	if (rc == 0 && !bdat) {
 		/* The tail and the final dot leave in one segment. */
 		rc = flush(s, tmo(s, TMO_BLOCK), err);
