@@ -10,6 +10,7 @@ PREFIX    ?= /usr/local
 SBINDIR   ?= $(PREFIX)/sbin
 BINDIR    ?= $(PREFIX)/bin
 MANDIR    ?= $(PREFIX)/share/man
+DOCDIR    ?= $(PREFIX)/share/doc/relayq
 SYSCONFDIR ?= /etc
 SPOOLDIR  ?= /var/spool/relayq
 DESTDIR   ?=
@@ -58,7 +59,7 @@ endif
 
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE -DRELAYQ_VERSION='"$(VERSION)"' \
 	-DSYSCONFDIR='"$(SYSCONFDIR)"' -DSPOOLDIR='"$(SPOOLDIR)"' \
-	-DSBINDIR='"$(SBINDIR)"' \
+	-DSBINDIR='"$(SBINDIR)"' -DDOCDIR='"$(DOCDIR)"' \
 	$(WARN) $(SAN) $(CFLAGS) $(PKG_CFLAGS) -Isrc
 ALL_LDFLAGS = $(SAN) $(LDFLAGS)
 LIBS = $(PKG_LIBS)
@@ -145,6 +146,8 @@ install: all
 	install -m 0755 src/relayq-flush $(DESTDIR)$(SBINDIR)/relayq-flush
 	install -m 0644 doc/relayq.8 doc/relayq-flush.8 $(DESTDIR)$(MANDIR)/man8/
 	install -m 0644 doc/relayq.conf.5 $(DESTDIR)$(MANDIR)/man5/
+	install -d $(DESTDIR)$(DOCDIR)
+	install -m 0644 doc/relayq.conf.example $(DESTDIR)$(DOCDIR)/relayq.conf.example
 	install -d $(DESTDIR)$(PREFIX)/share/bash-completion/completions \
 		$(DESTDIR)$(PREFIX)/share/zsh/site-functions \
 		$(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d

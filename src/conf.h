@@ -146,6 +146,15 @@ struct conf {
  */
 int	conf_find(const char *cli, int setgid, char **path, int *from_user,
 	    struct rq_err *);
+/*
+ * What to say when conf_find() found no file, for both commands: which
+ * file to create and where the installed example is (one line, no
+ * trailing newline).
+ */
+#define CONF_MISSING_HINT \
+	"no configuration file: create ~/.config/relayq/config (or " \
+	SYSCONFDIR "/relayq.conf for the whole system); a commented " \
+	"example is " DOCDIR "/relayq.conf.example, see relayq.conf(5)"
 
 /*
  * Read and validate the file at path (NULL: no file, an empty

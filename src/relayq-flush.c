@@ -126,6 +126,8 @@ load_conf(const char *cli, struct conf **out, int verbose, struct rq_err *err)
 	rc = conf_find(cli, 0, &path, &from_user, err);
 	if (rc != 0)
 		return rc;
+	if (path == NULL)
+		return rq_errf(err, EX_CONFIG, "%s", CONF_MISSING_HINT);
 	rc = conf_load(path, from_user, out, err);
 	free(path);
 	if (rc != 0)

@@ -44,6 +44,7 @@ enum mode {
 	MODE_LIST,		/* -bp, mailq */
 	MODE_SMTP,		/* -bs */
 	MODE_ALIASES,		/* -bi, newaliases */
+	MODE_VERSION,		/* --version */
 	MODE_VERIFY,		/* -bv */
 	MODE_FLUSH,		/* -q */
 	MODE_ADMIN,		/* --show, --delete, ... */
@@ -331,8 +332,9 @@ parse_options(struct options *o, int argc, const char **argv)
 			    rc == OPT_RETRY ? QADMIN_RETRY : QADMIN_REQUEUE;
 			break;
 		case OPT_VERSION:
-			printf("relayq %s\n", RELAYQ_VERSION);
-			exit(EX_OK);
+			/* After the other options: -C changes the answer. */
+			o->mode = MODE_VERSION;
+			break;
 		case OPT_HELP:
 			usage_help(pc);
 			exit(EX_OK);
@@ -440,7 +442,8 @@ has_wildcard(const char *s)
 static char *
 fq_host_name(void)
 {
-	char *h = host_name(), line[256];
+	char *h = host_name(), *probe, line[256];
+	struct rq_err err = { 0 };
 	FILE *f;
 
 	if (strchr(h, '.') != NULL)
@@ -450,9 +453,7 @@ fq_host_name(void)
 		return h;
 	if (fgets(line, sizeof(line), f) != NULL) {
 		line[strcspn(line, " \t\r\n")] = '\0';
-		char *probe = xasprintf("postmaster@%s", line);
-		struct rq_err err = { 0 };
-
+		probe = xasprintf("postmaster@%s", line);
 		if (line[0] != '\0' && addr_check(probe, 0, "mail name",
 		    &err) == 0) {
 			free(h);
@@ -500,10 +501,7 @@ load_config(struct ctx *c, int need_conf)
 		exit(err.ex);
 	}
 	if (path == NULL && need_conf)
-		die(EX_CONFIG, "no configuration file: create "
-		    "~/.config/relayq/config (or ~/.msmtprc, or "
-		    SYSCONFDIR "/relayq.conf) with an account, see "
-		    "relayq.conf(5)");
+		die(EX_CONFIG, "%s", CONF_MISSING_HINT);
 	if (conf_load(path, from_user, &c->conf, &err) != 0) {
 		report(&err);
 		exit(err.ex);
@@ -1295,6 +1293,41 @@ sanitise_privileged(struct options *o)
 	umask(027);
 }
 
+/*
+ * --version: the version, and what this invocation would use: the
+ * configuration file (or which one to create), the queue, the flush.
+ * Never creates anything; a configuration with an error is named with it.
+ */
+static int
+version_mode(struct ctx *c)
+{
+	struct options *o = c->o;
+	struct rq_err err = { 0 };
+	char *path = NULL, *fpath;
+	int from_user = 0;
+
+	printf("relayq %s\n", RELAYQ_VERSION);
+	if (conf_find(o->conf, o->setgid, &path, &from_user, &err) != 0) {
+		printf("configuration: %s\n", err.msg);
+		return EX_OK;
+	}
+	if (path == NULL) {
+		printf("configuration: none (%s)\n", CONF_MISSING_HINT);
+		printf("queue: none until there is a configuration\n");
+	} else if (conf_load(path, from_user, &c->conf, &err) != 0) {
+		printf("configuration: %s (with an error: %s)\n", path,
+		    err.msg);
+	} else {
+		printf("configuration: %s\n", path);
+		printf("queue: %s\n", c->conf->queue_dir);
+	}
+	fpath = flush_path(o);
+	printf("flush: %s\n", fpath);
+	free(fpath);
+	free(path);
+	return EX_OK;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -1325,6 +1358,9 @@ main(int argc, char **argv)
 	case MODE_ALIASES:
 		/* The aliases file is read as text: nothing to rebuild. */
 		ex = EX_OK;
+		break;
+	case MODE_VERSION:
+		ex = version_mode(&c);
 		break;
 	case MODE_LIST:
 		ex = list_mode(&c);
