@@ -777,6 +777,15 @@ flush_argv(const struct ctx *c, struct strlist *av, const char *path)
 		strlist_add(av, "-C");
 		strlist_add(av, c->conf->path);
 	}
+	/*
+	 * And the queue we wrote: with -C, the flush would take the file
+	 * for the user's own and default to the user's queue, while the
+	 * system file without queue_dir means /var/spool/relayq.
+	 */
+	if (c->conf != NULL && c->conf->queue_dir != NULL) {
+		strlist_add(av, "--queue-dir");
+		strlist_add(av, c->conf->queue_dir);
+	}
 }
 
 /*

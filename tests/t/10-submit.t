@@ -234,6 +234,7 @@ ok "$([ ! -e "$T/flush-calls" ]; echo $?)" "-odq does not start a flush"
 rq_input 'Subject: x\n\nb\n' -odi r@example.net
 is "$RC" 0 "-odi exits 0 (queued)"
 like "$(cat "$T/flush-calls")" '--id [0-9A-F]+' "-odi runs relayq-flush for that message"
+like "$(cat "$T/flush-calls")" "--queue-dir $T/queue " "... in the queue it was written to"
 like "$ERR" 'fake flush outcome' "-odi shows the outcome on standard error"
 rm -f "$T/flush-calls"
 rq_input 'Subject: x\n\nb\n' r@example.net
