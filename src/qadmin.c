@@ -189,12 +189,15 @@ text_msg(FILE *out, const struct qmsg *m, long long now)
 }
 
 int
-queue_print_list(struct queue *q, int json, FILE *out, struct rq_err *err)
+queue_print_list(struct queue *q, int json, FILE *out, unsigned *unreadable,
+    struct rq_err *err)
 {
 	long long now = (long long)rq_now(), bytes = 0;
 	unsigned count = 0, nstate[4] = { 0 };
 	int ex = 0;
 
+	if (unreadable != NULL)
+		*unreadable = 0;
 	for (int failed = 0; failed <= 1 && ex == 0; failed++) {
 		struct strlist ids = { 0 };
 
@@ -208,6 +211,8 @@ queue_print_list(struct queue *q, int json, FILE *out, struct rq_err *err)
 			    failed ? QO_FAILED : 0, &m, &merr);
 			if (r == EX_NOINPUT)
 				continue;	/* delivered meanwhile */
+			if (r != 0 && unreadable != NULL)
+				(*unreadable)++;
 			if (r != 0 && json)
 				continue;	/* JSON has no word for it */
 			if (json)

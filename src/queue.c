@@ -94,9 +94,11 @@ static const char *const subname[NSUB] = { "tmp", "msg", "state", "failed" };
 struct queue {
 	char	*path;
 	int	 dirfd;
-	int	 sub[NSUB];
+	int	 sub[NSUB];	/* -1: missing (only with QUEUE_READ) */
 	int	 group;		/* system mode: group rwx on the queue */
 	mode_t	 fmode;		/* 0600, or 0640 in system mode */
+	uid_t	 owner;		/* of the queue directory */
+	int	 may_create;	/* we may make missing subdirectories */
 };
 
 struct qwriter {
@@ -350,6 +352,12 @@ in_group(gid_t gid)
 	return 0;
 }
 
+/*
+ * One line for a queue directory (or subdirectory) that cannot be opened.
+ * The same condition gets the same message and code in every mode: only a
+ * missing directory is not an error, and only for QUEUE_READ (the caller
+ * checks for ENOENT before coming here).
+ */
 static int
 open_dir_error(const char *what, int errnum, struct rq_err *err)
 {
@@ -372,56 +380,36 @@ open_dir_error(const char *what, int errnum, struct rq_err *err)
 	    "cannot open queue directory %s", what);
 }
 
-int
-queue_open(const char *dir, int create, struct queue **out,
-    struct rq_err *err)
+/*
+ * Open the queue directory itself and check who owns it and who may write
+ * it.  With QUEUE_READ a missing one is fine: q->dirfd stays -1.
+ */
+static int
+open_top(struct queue *q, int mode, struct rq_err *err)
 {
-	struct queue *q;
 	struct stat st;
-	mode_t dmode;
-	uid_t owner;
-	int ex;
 
-	*out = NULL;
-	if (dir == NULL || *dir == '\0')
-		return rq_errf(err, EX_CONFIG, "no queue directory is set");
-	if (create) {
-		ex = mkdir_parents(dir, err);
-		if (ex != 0)
-			return ex;
-	}
-	q = xcalloc(1, sizeof(*q));
-	q->path = xstrdup(dir);
-	q->dirfd = -1;
-	for (int i = 0; i < NSUB; i++)
-		q->sub[i] = -1;
-
-	q->dirfd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	q->dirfd = open(q->path,
+	    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	if (q->dirfd < 0) {
-		ex = open_dir_error(dir, errno, err);
-		goto fail;
+		if (errno == ENOENT && mode == QUEUE_READ)
+			return 0;
+		return open_dir_error(q->path, errno, err);
 	}
-	if (fstat(q->dirfd, &st) != 0) {
-		ex = rq_errno(err, EX_IOERR, errno, "cannot stat %s", dir);
-		goto fail;
-	}
+	if (fstat(q->dirfd, &st) != 0)
+		return rq_errno(err, EX_IOERR, errno, "cannot stat %s",
+		    q->path);
 	q->group = (st.st_mode & S_IRWXG) == S_IRWXG;
 	q->fmode = q->group ? 0640 : 0600;
-	dmode = q->group ? 02770 : 0700;
+	q->owner = st.st_uid;
 	if (st.st_uid != geteuid() && st.st_uid != 0 &&
-	    !(q->group && in_group(st.st_gid))) {
-		ex = rq_errf(err, EX_CONFIG,
+	    !(q->group && in_group(st.st_gid)))
+		return rq_errf(err, EX_CONFIG,
 		    "queue directory %s belongs to uid %lu, not to you or root",
-		    dir, (unsigned long)st.st_uid);
-		goto fail;
-	}
-	if (st.st_mode & S_IWOTH) {
-		ex = rq_errf(err, EX_CONFIG,
-		    "queue directory %s is writable by others", dir);
-		goto fail;
-	}
-
-	owner = st.st_uid;
+		    q->path, (unsigned long)st.st_uid);
+	if (st.st_mode & S_IWOTH)
+		return rq_errf(err, EX_CONFIG,
+		    "queue directory %s is writable by others", q->path);
 	/*
 	 * In system mode a submitter (any user, through the set-group-ID
 	 * binary) must not own a queue directory: an owner can chmod it open
@@ -429,57 +417,142 @@ queue_open(const char *dir, int create, struct queue **out,
 	 * root creates the subdirectories, and they must belong to one of
 	 * them.
 	 */
-	if (q->group && geteuid() != owner && geteuid() != 0)
-		create = 0;
-	for (int i = 0; i < NSUB; i++) {
-		int made = 0;
-		char *what;
+	q->may_create = !q->group || geteuid() == q->owner || geteuid() == 0;
+	return 0;
+}
 
-		if (create) {
-			if (mkdirat(q->dirfd, subname[i], dmode) == 0)
-				made = 1;
-			else if (errno != EEXIST) {
-				ex = rq_errno(err, EX_CANTCREAT, errno,
-				    "cannot create %s/%s", dir, subname[i]);
-				goto fail;
-			}
-		}
-		q->sub[i] = openat(q->dirfd, subname[i],
-		    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		what = xasprintf("%s/%s", dir, subname[i]);
-		if (q->sub[i] < 0) {
-			ex = open_dir_error(what, errno, err);
-			free(what);
-			goto fail;
-		}
-		/* The creator's umask must not take the group's access away. */
-		if (made && q->group && fchmod(q->sub[i], dmode) != 0) {
-			ex = rq_errno(err, EX_CANTCREAT, errno,
-			    "cannot set the mode of %s", what);
-			free(what);
-			goto fail;
-		}
-		if (fstat(q->sub[i], &st) != 0 || (st.st_mode & S_IWOTH)) {
-			ex = rq_errf(err, EX_CONFIG,
-			    "queue directory %s is writable by others", what);
-			free(what);
-			goto fail;
-		}
-		if (st.st_uid != owner && st.st_uid != 0) {
-			ex = rq_errf(err, EX_CONFIG,
-			    "queue directory %s belongs to uid %lu, not to the "
-			    "queue's owner or root", what,
-			    (unsigned long)st.st_uid);
-			free(what);
-			goto fail;
-		}
-		free(what);
+/* How open_sub treats a missing subdirectory. */
+enum { SUB_MUST, SUB_MAKE, SUB_MAYBE };
+
+/*
+ * Open subdirectory i, with the checks of queue_open.  SUB_MAKE makes it
+ * first (when this caller may: q->may_create); a missing one is then
+ * EX_CANTCREAT, except with SUB_MAYBE: no error, q->sub[i] stays -1.
+ */
+static int
+open_sub(struct queue *q, int i, int how, struct rq_err *err)
+{
+	mode_t dmode = q->group ? 02770 : 0700;
+	struct stat st;
+	char *what;
+	int made = 0, ex = 0, e;
+
+	if (how == SUB_MAKE && q->may_create) {
+		if (mkdirat(q->dirfd, subname[i], dmode) == 0)
+			made = 1;
+		else if (errno != EEXIST)
+			return rq_errno(err, EX_CANTCREAT, errno,
+			    "cannot create %s/%s", q->path, subname[i]);
+	}
+	q->sub[i] = openat(q->dirfd, subname[i],
+	    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	e = errno;
+	if (q->sub[i] < 0 && e == ENOENT && how == SUB_MAYBE)
+		return 0;
+	what = xasprintf("%s/%s", q->path, subname[i]);
+	if (q->sub[i] < 0)
+		ex = open_dir_error(what, e, err);
+	/* The creator's umask must not take the group's access away. */
+	else if (made && q->group && fchmod(q->sub[i], dmode) != 0)
+		ex = rq_errno(err, EX_CANTCREAT, errno,
+		    "cannot set the mode of %s", what);
+	else if (fstat(q->sub[i], &st) != 0 || (st.st_mode & S_IWOTH))
+		ex = rq_errf(err, EX_CONFIG,
+		    "queue directory %s is writable by others", what);
+	else if (st.st_uid != q->owner && st.st_uid != 0)
+		ex = rq_errf(err, EX_CONFIG,
+		    "queue directory %s belongs to uid %lu, not to the "
+		    "queue's owner or root", what, (unsigned long)st.st_uid);
+	free(what);
+	if (ex != 0 && q->sub[i] >= 0) {
+		close(q->sub[i]);
+		q->sub[i] = -1;
+	}
+	return ex;
+}
+
+int
+queue_open(const char *dir, int mode, struct queue **out,
+    struct rq_err *err)
+{
+	struct queue *q;
+	int ex;
+
+	*out = NULL;
+	if (dir == NULL || *dir == '\0')
+		return rq_errf(err, EX_CONFIG, "no queue directory is set");
+	if (mode == QUEUE_CREATE) {
+		ex = mkdir_parents(dir, err);
+		if (ex != 0)
+			return ex;
+	}
+	q = xcalloc(1, sizeof(*q));
+	q->path = xstrdup(dir);
+	for (int i = 0; i < NSUB; i++)
+		q->sub[i] = -1;
+	ex = open_top(q, mode, err);
+	for (int i = 0; ex == 0 && q->dirfd >= 0 && i < NSUB; i++)
+		ex = open_sub(q, i, mode == QUEUE_CREATE ? SUB_MAKE :
+		    mode == QUEUE_READ ? SUB_MAYBE : SUB_MUST, err);
+	if (ex != 0) {
+		queue_close(q);
+		return ex;
 	}
 	*out = q;
 	return 0;
-fail:
-	queue_close(q);
+}
+
+int
+queue_complete(struct queue *q, struct rq_err *err)
+{
+	int ex = 0;
+
+	if (q->dirfd < 0)
+		return rq_errf(err, EX_CANTCREAT,
+		    "queue directory %s does not exist", q->path);
+	for (int i = 0; ex == 0 && i < NSUB; i++)
+		if (q->sub[i] < 0)
+			ex = open_sub(q, i, SUB_MAKE, err);
 	return ex;
+}
+
+int
+queue_absent(const struct queue *q)
+{
+	return q->sub[D_MSG] < 0;
+}
+
+int
+queue_id_valid(const char *s)
+{
+	return is_id(s);
+}
+
+/*
+ * Subdirectory i for reading, in *fd: -1 when it does not exist.  A queue
+ * opened QUEUE_READ may lack some, and a submission may make them while
+ * we run: one missing so far is looked for again, so that (say) a state
+ * file written meanwhile is never taken for an absent one.
+ */
+static int
+sub_for_read(struct queue *q, int i, int *fd, struct rq_err *err)
+{
+	int ex = 0;
+
+	if (q->sub[i] < 0 && q->dirfd >= 0)
+		ex = open_sub(q, i, SUB_MAYBE, err);
+	*fd = q->sub[i];
+	return ex;
+}
+
+/* Before any write: every subdirectory is there (queue_complete). */
+static int
+need_dirs(struct queue *q, struct rq_err *err)
+{
+	for (int i = 0; i < NSUB; i++)
+		if (q->sub[i] < 0)
+			return queue_complete(q, err);
+	return 0;
 }
 
 void
@@ -646,6 +719,8 @@ queue_writer_open(struct queue *q, struct envelope *env,
 
 	*out = NULL;
 	ex = check_envelope(env, err);
+	if (ex == 0)
+		ex = need_dirs(q, err);
 	if (ex != 0)
 		return ex;
 	if (!own_id && !is_id(env->id))
@@ -1328,12 +1403,14 @@ state_load(struct queue *q, const char *id, int failed, size_t nrcpt,
 	struct buf b = { 0 };
 	struct stat sb;
 	char chunk[8192];
-	int fd, ex = 0;
+	int fd, ex;
 
 	state_init(st, nrcpt);
 	state_name(name, sizeof(name), id, failed);
-	fd = openat(q->sub[failed ? D_FAILED : D_STATE], name,
-	    O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	ex = sub_for_read(q, failed ? D_FAILED : D_STATE, &fd, err);
+	if (ex != 0 || fd < 0)
+		return ex;	/* no state/: nothing tried yet */
+	fd = openat(fd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
 	if (fd < 0) {
 		if (errno == ENOENT)
 			return 0;
@@ -1433,10 +1510,12 @@ queue_list(struct queue *q, int failed, struct strlist *ids,
 {
 	struct dirent *de;
 	DIR *d;
-	int fd;
+	int fd, ex;
 
-	fd = openat(q->sub[failed ? D_FAILED : D_MSG], ".",
-	    O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	ex = sub_for_read(q, failed ? D_FAILED : D_MSG, &fd, err);
+	if (ex != 0 || fd < 0)
+		return ex;	/* not there: nothing in it */
+	fd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd < 0)
 		return rq_errno(err, EX_IOERR, errno, "cannot list queue %s",
 		    q->path);
@@ -1474,20 +1553,24 @@ queue_msg_open(struct queue *q, const char *id, int flags,
 	int failed = (flags & QO_FAILED) != 0, dir = failed ? D_FAILED : D_MSG;
 	struct stat st, now;
 	struct qmsg *m;
-	int ex;
+	int ex, dfd;
 
 	*out = NULL;
 	if (!is_id(id))
-		return rq_errf(err, EX_NOINPUT, "\"%.40s\" is not a queue ID",
+		return rq_errf(err, EX_USAGE, "\"%.40s\" is not a queue ID",
 		    id);
+	ex = sub_for_read(q, dir, &dfd, err);
+	if (ex != 0)
+		return ex;
 	m = xcalloc(1, sizeof(*m));
 	m->failed = failed;
-	m->fd = openat(q->sub[dir], id,
+	m->fd = dfd < 0 ? -1 : openat(dfd, id,
 	    O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
 	if (m->fd < 0) {
-		if (errno == ENOENT)
-			ex = rq_errf(err, EX_NOINPUT, "no message %s in %s",
-			    id, failed ? "the failed area" : "the queue");
+		if (dfd < 0 || errno == ENOENT)
+			ex = rq_errf(err, EX_NOINPUT, "no message %s in %s%s",
+			    id, failed ? "the failed area of queue " :
+			    "queue ", q->path);
 		else
 			ex = rq_errno(err, EX_IOERR, errno,
 			    "cannot open message %s", id);
@@ -1522,7 +1605,7 @@ queue_msg_open(struct queue *q, const char *id, int flags,
 	 * While we waited for the lock, another flush may have delivered it
 	 * (unlinked) or failed it (renamed): the name must still lead here.
 	 */
-	if (st.st_nlink == 0 || fstatat(q->sub[dir], id, &now,
+	if (st.st_nlink == 0 || fstatat(dfd, id, &now,
 	    AT_SYMLINK_NOFOLLOW) != 0 || now.st_ino != st.st_ino ||
 	    now.st_dev != st.st_dev) {
 		ex = rq_errf(err, EX_NOINPUT,
@@ -1565,6 +1648,9 @@ save_state_at(struct queue *q, struct qmsg *m, int failed,
 	struct buf b = { 0 };
 	int ex;
 
+	ex = need_dirs(q, err);
+	if (ex != 0)
+		return ex;
 	state_name(name, sizeof(name), m->env.id, failed);
 	state_format(&b, &m->st, m->env.rcpts.n);
 	ex = atomic_write(q, failed ? D_FAILED : D_STATE, name, m->env.id, &b,
@@ -1593,6 +1679,7 @@ queue_msg_remove(struct queue *q, struct qmsg *m, struct rq_err *err)
 	char name[QUEUE_ID_MAX + 8];
 	int dir = m->failed ? D_FAILED : D_MSG;
 	int sdir = m->failed ? D_FAILED : D_STATE;
+	int ex, sfd;
 
 	/*
 	 * The message goes first and for good (fsync) before its state: a
@@ -1603,8 +1690,12 @@ queue_msg_remove(struct queue *q, struct qmsg *m, struct rq_err *err)
 		return q_errno(q, m, errno, "remove", err);
 	if (xfsync(q->sub[dir]) != 0)
 		return q_errno(q, m, errno, "remove", err);
+	/* Nothing to create for a removal: no state/, no state file. */
+	ex = sub_for_read(q, sdir, &sfd, err);
+	if (ex != 0 || sfd < 0)
+		return ex;
 	state_name(name, sizeof(name), m->env.id, m->failed);
-	if (unlinkat(q->sub[sdir], name, 0) != 0 && errno != ENOENT)
+	if (unlinkat(sfd, name, 0) != 0 && errno != ENOENT)
 		return q_errno(q, m, errno, "remove the state of", err);
 	return 0;
 }
@@ -1613,9 +1704,13 @@ int
 queue_msg_fail(struct queue *q, struct qmsg *m, struct rq_err *err)
 {
 	char name[QUEUE_ID_MAX + 8];
+	int ex;
 
 	if (m->failed)
 		return 0;
+	ex = need_dirs(q, err);
+	if (ex != 0)
+		return ex;
 	/* Message first (same reasoning as in queue_msg_remove). */
 	if (renameat(q->sub[D_MSG], m->env.id, q->sub[D_FAILED],
 	    m->env.id) != 0)
@@ -1688,10 +1783,13 @@ queue_sweep(struct queue *q, long long max_age, int *removed,
 	struct stat st;
 	long long now = (long long)time(NULL);
 	DIR *d = NULL;
-	int fd;
+	int fd, ex;
 
 	*removed = 0;
-	fd = openat(q->sub[D_TMP], ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	ex = sub_for_read(q, D_TMP, &fd, err);
+	if (ex != 0 || fd < 0)
+		return ex;	/* no tmp/: nothing left over */
+	fd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (fd >= 0)
 		d = fdopendir(fd);
 	if (d == NULL) {

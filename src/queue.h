@@ -37,12 +37,29 @@
 
 struct queue;
 
+/* How queue_open treats a queue or subdirectory that does not exist. */
+enum queue_mode {
+	QUEUE_EXISTING = 0,	/* an error (EX_CANTCREAT) */
+	QUEUE_CREATE = 1,	/* made: mode 0700 (2770 in system mode),
+				   parents too; for writers */
+	/*
+	 * Nothing is made: a missing queue directory or subdirectory is
+	 * empty (queue_list finds nothing, queue_msg_open EX_NOINPUT).  For
+	 * commands that only read, and for those that write only into a
+	 * message found there: a write (a state update, a move to failed/,
+	 * a new message) first makes what it needs, by QUEUE_CREATE's rules
+	 * (queue_complete).
+	 */
+	QUEUE_READ = 2,
+};
+
 /*
- * Open the queue directory dir.  With create, missing directories are made
- * (mode 0700, parents too); without it a missing queue is EX_CANTCREAT.
- * Refuses a queue directory that is a symlink or not a directory
- * (EX_CANTCREAT), or that is writable by others or owned by someone other
- * than the caller or root (EX_CONFIG).
+ * Open the queue directory dir (mode: enum queue_mode).  Refuses a queue
+ * directory that is a symlink or not a directory (EX_CANTCREAT), or that
+ * is writable by others or owned by someone other than the caller or
+ * root (EX_CONFIG); the same for each subdirectory that exists.  These
+ * checks are the same in every mode.  Other errors from ex_from_errno()
+ * (permission denied: EX_CANTCREAT).
  *
  * System mode: when the queue directory grants its group rwx (2770,
  * group relayq), files are created 0640 so the flush user can read them,
@@ -50,8 +67,23 @@ struct queue;
  * and a subdirectory owned by anyone else is refused (EX_CONFIG).  A queue
  * owned by another user is accepted there when the caller is in its group.
  */
-int	queue_open(const char *dir, int create, struct queue **out,
+int	queue_open(const char *dir, int mode, struct queue **out,
 	    struct rq_err *);
+/*
+ * Make and open the subdirectories still missing (a queue opened
+ * QUEUE_READ), as QUEUE_CREATE would have.  EX_CANTCREAT when the queue
+ * directory itself does not exist, or when this caller may not make them
+ * (a submitter in system mode).  The write functions below call it.
+ */
+int	queue_complete(struct queue *, struct rq_err *);
+/*
+ * 1 when the queue has no msg/ directory (QUEUE_READ of a queue that
+ * does not exist yet, or was never completed): nothing was ever
+ * committed to it, so nothing can be due.
+ */
+int	queue_absent(const struct queue *);
+/* 1 when s has the form of a queue ID (20 upper-case hex digits). */
+int	queue_id_valid(const char *s);
 void	queue_close(struct queue *);
 const char *queue_path(const struct queue *);
 
@@ -157,8 +189,9 @@ enum {
 int	queue_list(struct queue *, int failed, struct strlist *ids,
 	    struct rq_err *);
 /*
- * Open message id and its state.  Errors: EX_NOINPUT when it does not exist
- * (or was removed while we waited for the lock), EX_TEMPFAIL when locked
+ * Open message id and its state.  Errors: EX_USAGE when id is not an ID,
+ * EX_NOINPUT when it does not exist ("no message ID in queue DIR"; or it
+ * was removed while we waited for the lock), EX_TEMPFAIL when locked
  * and QO_NOWAIT, EX_DATAERR for a corrupt file (bad version, missing or
  * inconsistent trailer: never delivered).
  */
@@ -197,8 +230,14 @@ int	queue_sweep(struct queue *, long long max_age, int *removed,
 
 /* ---- operator commands (mailq, relayq --show/--delete/...) ----------------- */
 
-/* mailq: the human listing, or --json (one array; "[]" when empty). */
-int	queue_print_list(struct queue *, int json, FILE *out, struct rq_err *);
+/*
+ * mailq: the human listing, or --json (one array; "[]" when empty).  A
+ * message that cannot be read (corrupt, another format version) is a line
+ * of the listing, but JSON has no word for it and leaves it out; either
+ * way *unreadable (NULL: not wanted) counts them, for the caller to say.
+ */
+int	queue_print_list(struct queue *, int json, FILE *out,
+	    unsigned *unreadable, struct rq_err *);
 /* Envelope, state and content of one message. */
 int	queue_print_msg(struct queue *, const char *id, FILE *out,
 	    struct rq_err *);

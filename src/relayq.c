@@ -684,7 +684,7 @@ open_queue(struct ctx *c)
 
 	if (c->q != NULL)
 		return;
-	if (queue_open(c->conf->queue_dir, 1, &c->q, &err) != 0) {
+	if (queue_open(c->conf->queue_dir, QUEUE_CREATE, &c->q, &err) != 0) {
 		report(&err);
 		exit(err.ex);
 	}
@@ -1224,23 +1224,34 @@ verify_mode(struct ctx *c)
 	return EX_OK;
 }
 
+/*
+ * The queue for a command that only reads, or changes only a message it
+ * finds: nothing is created, and a queue (or part of one) that does not
+ * exist yet is an empty one (queue.h, QUEUE_READ).
+ */
+static int
+open_queue_read(struct ctx *c, struct rq_err *err)
+{
+	load_config(c, 0);
+	return queue_open(c->conf->queue_dir, QUEUE_READ, &c->q, err);
+}
+
 static int
 list_mode(struct ctx *c)
 {
 	struct rq_err err = { 0 };
-	struct stat st;
+	unsigned bad = 0;
 
-	load_config(c, 0);
-	if (stat(c->conf->queue_dir, &st) != 0 && errno == ENOENT) {
-		/* Nothing was ever queued: an empty queue, not an error. */
-		fputs(c->o->json ? "[]\n" : "Mail queue is empty\n", stdout);
-		return EX_OK;
-	}
-	if (queue_open(c->conf->queue_dir, 0, &c->q, &err) != 0 ||
-	    queue_print_list(c->q, c->o->json, stdout, &err) != 0) {
+	if (open_queue_read(c, &err) != 0 ||
+	    queue_print_list(c->q, c->o->json, stdout, &bad, &err) != 0) {
 		report(&err);
 		return err.ex;
 	}
+	/* JSON leaves them out; without a word a stuck message would hide. */
+	if (c->o->json && bad > 0)
+		fprintf(stderr, "%s: %u unreadable message%s left out of the "
+		    "JSON (relayq -bp shows why)\n", progname, bad,
+		    bad == 1 ? "" : "s");
 	return fflush(stdout) == 0 ? EX_OK : EX_IOERR;
 }
 
@@ -1250,8 +1261,10 @@ admin_mode(struct ctx *c)
 	struct rq_err err = { 0 };
 	int ex;
 
-	load_config(c, 0);
-	if (queue_open(c->conf->queue_dir, 0, &c->q, &err) != 0) {
+	if (!queue_id_valid(c->o->admin_id))
+		die(EX_USAGE, "\"%.40s\" is not a queue ID (20 hexadecimal "
+		    "digits, as relayq -bp shows them)", c->o->admin_id);
+	if (open_queue_read(c, &err) != 0) {
 		report(&err);
 		return err.ex;
 	}

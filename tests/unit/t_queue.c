@@ -762,8 +762,8 @@ test_corrupt(void)
 	spit(path, orig, olen);
 	is_int(queue_msg_open(q, "0000000000000000000A", 0, &m, &err),
 	    EX_DATAERR, "corrupt: ID line not matching the file name");
-	is_int(queue_msg_open(q, "../../etc/passwd", 0, &m, &err), EX_NOINPUT,
-	    "open: a path is not an ID");
+	is_int(queue_msg_open(q, "../../etc/passwd", 0, &m, &err), EX_USAGE,
+	    "open: a path is not an ID (a usage error)");
 	is_int(queue_msg_open(q, "0000000000000000000B", 0, &m, &err),
 	    EX_NOINPUT, "open: missing message is EX_NOINPUT");
 	free(orig);
@@ -1058,8 +1058,8 @@ test_lifecycle(void)
 	is_int(count_files(qd, "state"), 0, "delete: state/ empty");
 	is_int(queue_admin(q, env.id, QADMIN_DELETE, &err), EX_NOINPUT,
 	    "delete: twice is EX_NOINPUT");
-	is_int(queue_admin(q, "nonsense", QADMIN_DELETE, &err), EX_NOINPUT,
-	    "delete: not an ID");
+	is_int(queue_admin(q, "nonsense", QADMIN_DELETE, &err), EX_USAGE,
+	    "delete: not an ID is a usage error");
 
 	/* Deleting a failed message. */
 	envelope_free(&env);
@@ -1088,7 +1088,7 @@ capture(struct queue *q, int json, int *ex)
 	FILE *f = open_memstream(&text, &len);
 	struct rq_err err = { 0 };
 
-	*ex = queue_print_list(q, json, f, &err);
+	*ex = queue_print_list(q, json, f, NULL, &err);
 	fclose(f);
 	return text;
 }
