@@ -532,6 +532,34 @@ watch(struct conf **confp, const char *cfgfile, struct queue *q,
 	return EX_OK;
 }
 
+/* ---- the queue ------------------------------------------------------------ */
+
+/*
+ * A run only reads until it finds work, so it creates nothing in a queue
+ * that does not exist yet (or lacks msg/): there, nothing can be due, and
+ * *out is NULL with 0 returned.  Writes (state, failed/) make what they
+ * need (queue.h, QUEUE_READ).  --watch must watch msg/, so it makes the
+ * queue, as a submission would.  --id names a message that must be there.
+ */
+static int
+open_queue(const char *dir, int dowatch, const char *id, struct queue **out,
+    struct rq_err *err)
+{
+	struct qmsg *m;
+	int ex;
+
+	ex = queue_open(dir, dowatch ? QUEUE_CREATE : QUEUE_READ, out, err);
+	if (ex == 0 && id != NULL) {
+		ex = queue_msg_open(*out, id, 0, &m, err);
+		queue_msg_close(m);
+	}
+	if (ex == 0 && id == NULL && !dowatch && queue_absent(*out)) {
+		queue_close(*out);
+		*out = NULL;
+	}
+	return ex;
+}
+
 /* ---- main ----------------------------------------------------------------- */
 
 int
@@ -600,6 +628,12 @@ main(int argc, const char **argv)
 		printf("relayq-flush %s\n", RELAYQ_VERSION);
 		goto out;
 	}
+	if (id != NULL && !queue_id_valid(id)) {
+		fprintf(stderr, "relayq-flush: \"%.40s\" is not a queue ID "
+		    "(20 hexadecimal digits, as relayq -bp shows them)\n", id);
+		ex = EX_USAGE;
+		goto out;
+	}
 
 	ex = load_conf(cfgfile, &conf, verbose || docheck, &err);
 	if (ex != 0) {
@@ -618,9 +652,16 @@ main(int argc, const char **argv)
 		ex = EX_CONFIG;
 		goto out;
 	}
-	ex = queue_open(qdir != NULL ? qdir : conf->queue_dir, 1, &q, &err);
+	ex = open_queue(qdir != NULL ? qdir : conf->queue_dir, dowatch, id,
+	    &q, &err);
 	if (ex != 0) {
 		fprintf(stderr, "relayq-flush: %s\n", err.msg);
+		goto out;
+	}
+	if (q == NULL) {
+		if (verbose)
+			fprintf(stderr, "relayq-flush: the queue is empty; "
+			    "nothing was due\n");
 		goto out;
 	}
 
