@@ -193,11 +193,9 @@ queue_print_list(struct queue *q, int json, FILE *out, unsigned *unreadable,
     struct rq_err *err)
 {
 	long long now = (long long)rq_now(), bytes = 0;
-	unsigned count = 0, nstate[4] = { 0 };
+	unsigned count = 0, nbad = 0, nstate[4] = { 0 };
 	int ex = 0;
 
-	if (unreadable != NULL)
-		*unreadable = 0;
 	for (int failed = 0; failed <= 1 && ex == 0; failed++) {
 		struct strlist ids = { 0 };
 
@@ -211,8 +209,8 @@ queue_print_list(struct queue *q, int json, FILE *out, unsigned *unreadable,
 			    failed ? QO_FAILED : 0, &m, &merr);
 			if (r == EX_NOINPUT)
 				continue;	/* delivered meanwhile */
-			if (r != 0 && unreadable != NULL)
-				(*unreadable)++;
+			if (r != 0)
+				nbad++;
 			if (r != 0 && json)
 				continue;	/* JSON has no word for it */
 			if (json)
@@ -250,8 +248,12 @@ queue_print_list(struct queue *q, int json, FILE *out, unsigned *unreadable,
 			if (nstate[s] > 0)
 				fprintf(out, ", %u %s", nstate[s],
 				    mstate_name((enum mstate)s));
+		if (nbad > 0)
+			fprintf(out, ", %u unreadable", nbad);
 		fputc('\n', out);
 	}
+	if (unreadable != NULL)
+		*unreadable = nbad;
 	if (fflush(out) != 0 || ferror(out))
 		return rq_errno(err, EX_IOERR, errno,
 		    "cannot write the queue listing");

@@ -997,6 +997,20 @@ corrupt(struct rq_err *err, const char *id, const char *what, long line,
 }
 
 /*
+ * A file of another format version: written by a newer relayq (or one
+ * edited by hand).  It is never guessed at, and never changed: the message
+ * stays where it is, unsent, for the relayq that wrote it.
+ */
+static int
+other_version(struct rq_err *err, const char *what, const char *id,
+    const char *version, const char *ours)
+{
+	return rq_errf(err, EX_DATAERR, "%s %s has format version \"%.20s\"; "
+	    "this relayq reads version %s only and leaves it alone", what, id,
+	    version, ours);
+}
+
+/*
  * Parse the envelope of the message file fd (named id) into env and find
  * where the content starts.
  */
@@ -1047,10 +1061,9 @@ read_envelope(int fd, const char *id, struct envelope *env,
 				continue;
 			if (strncmp(line.data, QVERSION_PREFIX,
 			    strlen(QVERSION_PREFIX)) == 0)
-				ex = rq_errf(err, EX_DATAERR,
-				    "queue file %s has unsupported version "
-				    "\"%.20s\"", id,
-				    line.data + strlen(QVERSION_PREFIX));
+				ex = other_version(err, what, id,
+				    line.data + strlen(QVERSION_PREFIX),
+				    QVERSION_LINE + strlen(QVERSION_PREFIX));
 			else
 				ex = corrupt(err, id, what, 0,
 				    "not a relayq queue file");
@@ -1305,10 +1318,9 @@ state_parse(char *text, size_t len, const char *id, size_t nrcpt,
 				continue;
 			if (strncmp(line, SVERSION_PREFIX,
 			    strlen(SVERSION_PREFIX)) == 0)
-				return rq_errf(err, EX_DATAERR,
-				    "state file %s has unsupported version "
-				    "\"%.20s\"", id,
-				    line + strlen(SVERSION_PREFIX));
+				return other_version(err, what, id,
+				    line + strlen(SVERSION_PREFIX),
+				    SVERSION_LINE + strlen(SVERSION_PREFIX));
 			return corrupt(err, id, what, 0,
 			    "not a relayq state file");
 		}

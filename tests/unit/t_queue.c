@@ -1212,8 +1212,11 @@ test_listing(void)
 		text = capture(q, 0, &ex);
 		ok(text != NULL && strncmp(text, "ID ", 3) == 0 &&
 		    strstr(text, "\n00000000000000000001 (unreadable: queue "
-		    "file 00000000000000000001 has unsupported version \"7\")\n")
+		    "file 00000000000000000001 has format version \"7\"; "
+		    "this relayq reads version 1 only and leaves it alone)\n")
 		    != NULL, "list: unreadable message shown");
+		ok(text != NULL && strstr(text, ", 1 unreadable\n") != NULL,
+		    "list: the summary counts it");
 		free(text);
 		text = capture(q, 1, &ex);
 		ok(text != NULL && strstr(text, "00000000000000000001") == NULL &&
