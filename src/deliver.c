@@ -854,8 +854,13 @@ deliver_run(struct queue *q, const struct deliver_opts *o,
 	for (i = 0; i < ids.n; i++) {
 		if (o->only_id != NULL && strcmp(ids.v[i], o->only_id) != 0)
 			continue;
-		if (queue_msg_open(q, ids.v[i], 0, &m, &e) != 0)
+		if (queue_msg_open(q, ids.v[i], 0, &m, &e) != 0) {
+			/* Corrupt, or another format version: never sent,
+			   never changed, but never silently either. */
+			if (e.ex != EX_NOINPUT)
+				log_line(LOG_ERR, "%s; not sent", e.msg);
 			continue;
+		}
 		if (!is_due(o, m, now)) {
 			if (!m->st.held && (stats->next_due == 0 ||
 			    m->st.next_attempt < stats->next_due))
