@@ -40,6 +40,8 @@
 
 /* The longest --watch sleeps without looking at the queue again. */
 #define WATCH_MAX_SLEEP	300
+/* Age of a tmp/ file no writer holds before a flush removes it. */
+#define SWEEP_AGE	3600
 
 static volatile sig_atomic_t	stop_flag;
 static volatile sig_atomic_t	reload_flag;
@@ -437,6 +439,25 @@ out:
 	return rc;
 }
 
+/*
+ * What a crashed submission left in tmp/ is never read; remove it once no
+ * writer holds it and it is an hour old (queue_sweep).  A failure here
+ * stops no delivery.
+ */
+static void
+sweep_tmp(struct queue *q)
+{
+	struct rq_err err;
+	int removed;
+
+	if (queue_sweep(q, SWEEP_AGE, &removed, &err) != 0)
+		log_line(LOG_WARNING, "%s", err.msg);
+	else if (removed > 0)
+		log_line(LOG_INFO, "removed %d file%s left in %s/tmp by "
+		    "interrupted submissions", removed, removed == 1 ? "" : "s",
+		    queue_path(q));
+}
+
 /* ---- --watch ------------------------------------------------------------ */
 
 static int
@@ -447,7 +468,7 @@ watch(struct conf **confp, const char *cfgfile, struct queue *q,
 	struct rq_err err;
 	struct pollfd pfd[2];
 	char *dir, *lock, *again, evbuf[4096] __attribute__((aligned(8)));
-	long long wait;
+	long long wait, next_sweep = 0;
 	int ifd, lfd, rc, ms;
 
 	if (pipe2(sig_pipe, O_CLOEXEC | O_NONBLOCK) != 0)
@@ -491,6 +512,10 @@ watch(struct conf **confp, const char *cfgfile, struct queue *q,
 				o->conf = nc;
 				log_line(LOG_INFO, "configuration reread");
 			}
+		}
+		if (rq_now() >= next_sweep) {
+			sweep_tmp(q);
+			next_sweep = rq_now() + SWEEP_AGE;
 		}
 		/* Notes of plain runs are moot: inotify told us. */
 		(void)unlink(again);
@@ -681,6 +706,7 @@ main(int argc, const char **argv)
 	if (dowatch) {
 		ex = watch(&conf, cfgfile, q, &o, verbose);
 	} else {
+		sweep_tmp(q);
 		if (!all && id == NULL && account == NULL)
 			rc = run_coalesced(q, &o, &st, &err);
 		else
