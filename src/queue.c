@@ -450,7 +450,11 @@ open_sub(struct queue *q, int i, int how, struct rq_err *err)
 	if (q->sub[i] < 0 && e == ENOENT && how == SUB_MAYBE)
 		return 0;
 	what = xasprintf("%s/%s", q->path, subname[i]);
-	if (q->sub[i] < 0)
+	if (q->sub[i] < 0 && e == ENOENT && how == SUB_MAKE && !q->may_create)
+		ex = rq_errf(err, EX_CANTCREAT, "queue directory %s does not "
+		    "exist, and in system mode only the queue's owner or root "
+		    "makes it", what);
+	else if (q->sub[i] < 0)
 		ex = open_dir_error(what, e, err);
 	/* The creator's umask must not take the group's access away. */
 	else if (made && q->group && fchmod(q->sub[i], dmode) != 0)
