@@ -215,6 +215,316 @@ test_open(void)
 	    "open: symlinked msg/ refused");
 }
 
+/* ---- QUEUE_READ: a queue that is not there (yet) is an empty one ------------ */
+
+/* Entries in dir (without . and ..), or -1 when it is not there. */
+static int
+entries(const char *dir)
+{
+	struct dirent *de;
+	DIR *d = opendir(dir);
+	int n = 0;
+
+	if (d == NULL)
+		return -1;
+	while ((de = readdir(d)) != NULL)
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, ".."))
+			n++;
+	closedir(d);
+	return n;
+}
+
+/* A queue in the shape it has after a crash or a person: only these. */
+static void
+make_dirs(const char *qd, const char *const *subs)
+{
+	char path[512];
+
+	mkdir(qd, 0700);
+	for (; *subs != NULL; subs++) {
+		snprintf(path, sizeof(path), "%s/%s", qd, *subs);
+		mkdir(path, 0700);
+	}
+}
+
+static char *
+list_text(struct queue *q, int json, unsigned *bad)
+{
+	char *text = NULL;
+	size_t len = 0;
+	FILE *f = open_memstream(&text, &len);
+	struct rq_err err = { 0 };
+
+	if (queue_print_list(q, json, f, bad, &err) != 0)
+		diag("queue_print_list: %s", err.msg);
+	fclose(f);
+	return text;
+}
+
+/* Everything a reader does on q finds nothing, and q stays as it is. */
+static void
+reads_as_empty(struct queue *q, const char *qd, const char *name)
+{
+	struct strlist ids = { 0 };
+	struct rq_err err = { 0 };
+	struct qmsg *m;
+	char want[512], *text;
+	unsigned bad = 7;
+	int removed = 7, before = entries(qd);
+
+	is_int(queue_list(q, 0, &ids, &err), 0, "read %s: list msg/: ok", name);
+	is_int(queue_list(q, 1, &ids, &err), 0, "read %s: list failed/: ok",
+	    name);
+	is_int((long long)ids.n, 0, "read %s: no IDs", name);
+	is_int(queue_msg_open(q, "0123456789ABCDEF0123", 0, &m, &err),
+	    EX_NOINPUT, "read %s: an unknown ID is EX_NOINPUT", name);
+	snprintf(want, sizeof(want), "no message 0123456789ABCDEF0123 in "
+	    "queue %s", qd);
+	is_str(err.msg, want, "read %s: ... naming the queue", name);
+	is_int(queue_msg_open(q, "0123456789ABCDEF0123", QO_FAILED | QO_LOCK,
+	    &m, &err), EX_NOINPUT, "read %s: not in failed/ either", name);
+	is_int(queue_msg_open(q, "not-an-id", 0, &m, &err), EX_USAGE,
+	    "read %s: a malformed ID is EX_USAGE", name);
+	is_int(queue_admin(q, "0123456789ABCDEF0123", QADMIN_HOLD, &err),
+	    EX_NOINPUT, "read %s: hold of an unknown ID: EX_NOINPUT", name);
+	is_int(queue_sweep(q, 0, &removed, &err), 0, "read %s: sweep: ok",
+	    name);
+	is_int(removed, 0, "read %s: sweep: nothing", name);
+	text = list_text(q, 0, &bad);
+	is_str(text, "Mail queue is empty\n", "read %s: mailq", name);
+	free(text);
+	text = list_text(q, 1, &bad);
+	is_str(text, "[]\n", "read %s: --json", name);
+	is_int(bad, 0, "read %s: nothing unreadable", name);
+	free(text);
+	is_int(entries(qd), before, "read %s: nothing was created", name);
+}
+
+static void
+test_read_open(void)
+{
+	static const char *const none[] = { NULL };
+	static const char *const tmp_only[] = { "tmp", NULL };
+	static const char *const state_failed[] = { "state", "failed", NULL };
+	char qd[256], path[512];
+	struct queue *q, *w;
+	struct envelope env;
+	struct rq_err err = { 0 };
+	struct qmsg *m;
+
+	/* (a) missing, parents too. */
+	snprintf(qd, sizeof(qd), "%s/ro1/spool/relayq", base);
+	is_int(queue_open(qd, QUEUE_READ, &q, &err), 0,
+	    "read missing: opens");
+	if (q != NULL) {
+		is_int(queue_absent(q), 1, "read missing: absent");
+		is_str(queue_path(q), qd, "read missing: queue_path");
+		reads_as_empty(q, qd, "missing");
+		is_int(queue_complete(q, &err), EX_CANTCREAT,
+		    "read missing: queue_complete cannot make it");
+		queue_close(q);
+	}
+	snprintf(path, sizeof(path), "%s/ro1", base);
+	is_int(entries(path), -1, "read missing: not even the parent made");
+
+	/* (b) an empty directory, (c) two half-made ones. */
+	{
+		static const struct {
+			const char		*name;
+			const char *const	*subs;
+		} cases[] = {
+			{ "empty", none }, { "tmp only", tmp_only },
+			{ "state and failed", state_failed },
+		};
+
+		for (size_t i = 0; i < RQ_ARRAY_LEN(cases); i++) {
+			snprintf(qd, sizeof(qd), "%s/ro2-%zu", base, i);
+			make_dirs(qd, cases[i].subs);
+			if (queue_open(qd, QUEUE_READ, &q, &err) != 0) {
+				ok(0, "read %s: open: %s", cases[i].name,
+				    err.msg);
+				continue;
+			}
+			is_int(queue_absent(q), 1, "read %s: absent",
+			    cases[i].name);
+			reads_as_empty(q, qd, cases[i].name);
+			queue_close(q);
+			is_int(queue_open(qd, QUEUE_EXISTING, &q, &err),
+			    EX_CANTCREAT, "existing %s: still an error",
+			    cases[i].name);
+		}
+	}
+
+	/* A message in msg/ with no state/ and failed/. */
+	q = fresh_queue(qd, sizeof(qd));
+	env_init(&env, "a@b.c", "d@e.f");
+	put_msg(q, &env, "x\r\n", 3, 3, &err);
+	queue_close(q);
+	snprintf(path, sizeof(path), "%s/state", qd);
+	rmdir(path);
+	snprintf(path, sizeof(path), "%s/failed", qd);
+	rmdir(path);
+	snprintf(path, sizeof(path), "%s/tmp", qd);
+	rmdir(path);
+	if (queue_open(qd, QUEUE_READ, &q, &err) != 0) {
+		ok(0, "read msg only: open: %s", err.msg);
+		envelope_free(&env);
+		return;
+	}
+	is_int(queue_absent(q), 0, "read msg only: not absent");
+	is_int(count_files(qd, "state"), -1, "read msg only: no state/ made");
+	if (queue_msg_open(q, env.id, 0, &m, &err) == 0) {
+		is_int(m->st.attempts, 0, "read msg only: no state/ is no state");
+		queue_msg_close(m);
+	} else
+		ok(0, "read msg only: open message: %s", err.msg);
+
+	/*
+	 * state/ made meanwhile (by a submission) with a recipient marked
+	 * sent: the reader must see it, not "all pending".
+	 */
+	if (queue_open(qd, QUEUE_CREATE, &w, &err) == 0) {
+		if (queue_msg_open(w, env.id, QO_LOCK, &m, &err) == 0) {
+			m->st.attempts = 1;
+			m->st.rstatus[0] = RCPT_SENT;
+			queue_msg_save_state(w, m, &err);
+			queue_msg_close(m);
+		}
+		queue_close(w);
+	}
+	snprintf(path, sizeof(path), "%s/state", qd);
+	if (queue_msg_open(q, env.id, 0, &m, &err) == 0) {
+		is_int(m->st.rstatus[0], RCPT_SENT,
+		    "read: a state/ made after the open is read, not taken "
+		    "for none");
+		queue_msg_close(m);
+	} else
+		ok(0, "read: open after state/ appeared: %s", err.msg);
+	queue_close(q);
+
+	/* A write on a READ queue makes what it needs, and only then. */
+	snprintf(path, sizeof(path), "%s/state", qd);
+	rm_tree(path);
+	snprintf(path, sizeof(path), "%s/failed", qd);
+	rmdir(path);
+	snprintf(path, sizeof(path), "%s/tmp", qd);
+	rmdir(path);
+	if (queue_open(qd, QUEUE_READ, &q, &err) == 0) {
+		is_int(queue_admin(q, env.id, QADMIN_HOLD, &err), 0,
+		    "read: hold in a half-made queue");
+		snprintf(path, sizeof(path), "%s/state", qd);
+		is_int(mode_of(path), 0700, "read: the write made state/ 0700");
+		snprintf(path, sizeof(path), "%s/failed", qd);
+		is_int(mode_of(path), 0700, "read: ... and failed/");
+		is_int(count_files(qd, "state"), 1, "read: the state is written");
+		queue_close(q);
+	}
+	snprintf(path, sizeof(path), "%s/state", qd);
+	rm_tree(path);
+	snprintf(path, sizeof(path), "%s/failed", qd);
+	rmdir(path);
+	if (queue_open(qd, QUEUE_READ, &q, &err) == 0) {
+		is_int(queue_admin(q, env.id, QADMIN_DELETE, &err), 0,
+		    "read: delete in a half-made queue");
+		is_int(count_files(qd, "msg"), 0, "read: ... the message is gone");
+		is_int(count_files(qd, "state"), -1,
+		    "read: ... and a removal made no state/");
+		queue_close(q);
+	}
+	envelope_free(&env);
+
+	/* (f) the refusals are the same as for a writer. */
+	snprintf(path, sizeof(path), "%s/ro-link", base);
+	if (symlink(qd, path) != 0)
+		diag("symlink: %s", strerror(errno));
+	is_int(queue_open(path, QUEUE_READ, &q, &err), EX_CANTCREAT,
+	    "read: a symlinked queue is refused");
+	ok(strstr(err.msg, "symbolic link") != NULL, "read: says so: %s",
+	    err.msg);
+	snprintf(path, sizeof(path), "%s/ro-dangling", base);
+	if (symlink("/nonexistent/relayq", path) != 0)
+		diag("symlink: %s", strerror(errno));
+	is_int(queue_open(path, QUEUE_READ, &q, &err), EX_CANTCREAT,
+	    "read: a dangling symlink is refused, not read as missing");
+	snprintf(path, sizeof(path), "%s/ro-file", base);
+	spit(path, "x", 1);
+	is_int(queue_open(path, QUEUE_READ, &q, &err), EX_CANTCREAT,
+	    "read: a regular file is not a queue");
+	ok(strstr(err.msg, "not a directory") != NULL, "read: says so: %s",
+	    err.msg);
+	snprintf(path, sizeof(path), "%s/ro-file/queue", base);
+	is_int(queue_open(path, QUEUE_READ, &q, &err), EX_CANTCREAT,
+	    "read: a path through a regular file is refused");
+	snprintf(path, sizeof(path), "%s/ro-world", base);
+	mkdir(path, 0700);
+	chmod(path, 0777);
+	is_int(queue_open(path, QUEUE_READ, &q, &err), EX_CONFIG,
+	    "read: a world-writable queue is refused");
+	snprintf(path, sizeof(path), "%s/ro-subl", base);
+	mkdir(path, 0700);
+	snprintf(path, sizeof(path), "%s/ro-subl/msg", base);
+	if (symlink("/tmp", path) != 0)
+		diag("symlink: %s", strerror(errno));
+	snprintf(path, sizeof(path), "%s/ro-subl", base);
+	is_int(queue_open(path, QUEUE_READ, &q, &err), EX_CANTCREAT,
+	    "read: a symlinked msg/ is refused");
+	snprintf(path, sizeof(path), "%s/ro-subw", base);
+	mkdir(path, 0700);
+	snprintf(path, sizeof(path), "%s/ro-subw/state", base);
+	mkdir(path, 0700);
+	chmod(path, 0777);
+	snprintf(path, sizeof(path), "%s/ro-subw", base);
+	is_int(queue_open(path, QUEUE_READ, &q, &err), EX_CONFIG,
+	    "read: a world-writable state/ is refused");
+}
+
+/*
+ * System mode with only the top directory (an administrator made that
+ * much): a submitter lists it as empty but makes nothing, and a write
+ * says who may.
+ */
+static void
+test_read_system(void)
+{
+	char qd[256];
+	pid_t pid;
+	int st;
+
+	if (geteuid() != 0) {
+		diag("skipping the system-mode read cases: not root");
+		return;
+	}
+	chmod(base, 0711);
+	snprintf(qd, sizeof(qd), "%s/sysro", base);
+	mkdir(qd, 0700);
+	chown(qd, 0, 4242);
+	chmod(qd, 02770);
+	pid = fork();
+	if (pid == 0) {
+		struct queue *q;
+		struct rq_err err = { 0 };
+		struct strlist ids = { 0 };
+
+		if (setgroups(0, NULL) != 0 || setgid(4242) != 0 ||
+		    setuid(4243) != 0)
+			_exit(100);
+		if (queue_open(qd, QUEUE_READ, &q, &err) != 0)
+			_exit(101);
+		if (!queue_absent(q) || queue_list(q, 0, &ids, &err) != 0 ||
+		    ids.n != 0)
+			_exit(102);
+		if (queue_complete(q, &err) != EX_CANTCREAT ||
+		    strstr(err.msg, "only the queue's owner or root") == NULL)
+			_exit(103);
+		_exit(0);
+	}
+	waitpid(pid, &st, 0);
+	is_int(WIFEXITED(st) ? WEXITSTATUS(st) : -1, 0,
+	    "system read: a submitter reads the bare queue as empty, and a "
+	    "write is told who makes the subdirectories");
+	is_int(entries(qd), 0, "system read: nothing was made");
+}
+
 /* ---- round trips ------------------------------------------------------------ */
 
 static const struct {
@@ -1345,6 +1655,8 @@ main(void)
 	}
 	signal(SIGPIPE, SIG_IGN);
 	test_open();
+	test_read_open();
+	test_read_system();
 	test_roundtrip();
 	test_large();
 	test_pread();
