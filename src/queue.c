@@ -14,6 +14,12 @@
  *	state/ID	delivery state of msg/ID (absent: nothing tried yet)
  *	failed/ID, failed/ID.state	messages that failed for good
  *
+ * A submission makes them all (QUEUE_CREATE).  Readers create nothing
+ * (QUEUE_READ): a queue or subdirectory that is missing is empty, so
+ * mailq before the first message, or in a queue of which an administrator
+ * made only the top, says "empty"; a write makes what it needs first.
+ * Names in msg/ and failed/ that are not IDs are never read.
+ *
  * IDs are 20 upper-case hex digits: 8 of seconds, 5 of microseconds and 7
  * random ones, so that their byte order is their age order.
  *
