@@ -247,6 +247,18 @@ make_dirs(const char *qd, const char *const *subs)
 	}
 }
 
+/* Take these subdirectories away again (and what is in them). */
+static void
+strip_dirs(const char *qd, const char *const *subs)
+{
+	char path[512];
+
+	for (; *subs != NULL; subs++) {
+		snprintf(path, sizeof(path), "%s/%s", qd, *subs);
+		rm_tree(path);
+	}
+}
+
 static char *
 list_text(struct queue *q, int json, unsigned *bad)
 {
@@ -300,6 +312,7 @@ reads_as_empty(struct queue *q, const char *qd, const char *name)
 	is_int(entries(qd), before, "read %s: nothing was created", name);
 }
 
+/* (a) missing, (b) empty, (c) half-made without a message. */
 static void
 test_read_open(void)
 {
@@ -307,10 +320,8 @@ test_read_open(void)
 	static const char *const tmp_only[] = { "tmp", NULL };
 	static const char *const state_failed[] = { "state", "failed", NULL };
 	char qd[256], path[512];
-	struct queue *q, *w;
-	struct envelope env;
+	struct queue *q;
 	struct rq_err err = { 0 };
-	struct qmsg *m;
 
 	/* (a) missing, parents too. */
 	snprintf(qd, sizeof(qd), "%s/ro1/spool/relayq", base);
@@ -355,17 +366,25 @@ test_read_open(void)
 		}
 	}
 
-	/* A message in msg/ with no state/ and failed/. */
+}
+
+/* A message in msg/ and nothing else: read it, write into it. */
+static void
+test_read_half(void)
+{
+	static const char *const all_but_msg[] = { "tmp", "state", "failed",
+	    NULL };
+	char qd[256], path[512];
+	struct queue *q, *w;
+	struct envelope env;
+	struct rq_err err = { 0 };
+	struct qmsg *m;
+
 	q = fresh_queue(qd, sizeof(qd));
 	env_init(&env, "a@b.c", "d@e.f");
 	put_msg(q, &env, "x\r\n", 3, 3, &err);
 	queue_close(q);
-	snprintf(path, sizeof(path), "%s/state", qd);
-	rmdir(path);
-	snprintf(path, sizeof(path), "%s/failed", qd);
-	rmdir(path);
-	snprintf(path, sizeof(path), "%s/tmp", qd);
-	rmdir(path);
+	strip_dirs(qd, all_but_msg);
 	if (queue_open(qd, QUEUE_READ, &q, &err) != 0) {
 		ok(0, "read msg only: open: %s", err.msg);
 		envelope_free(&env);
@@ -403,12 +422,7 @@ test_read_open(void)
 	queue_close(q);
 
 	/* A write on a READ queue makes what it needs, and only then. */
-	snprintf(path, sizeof(path), "%s/state", qd);
-	rm_tree(path);
-	snprintf(path, sizeof(path), "%s/failed", qd);
-	rmdir(path);
-	snprintf(path, sizeof(path), "%s/tmp", qd);
-	rmdir(path);
+	strip_dirs(qd, all_but_msg);
 	if (queue_open(qd, QUEUE_READ, &q, &err) == 0) {
 		is_int(queue_admin(q, env.id, QADMIN_HOLD, &err), 0,
 		    "read: hold in a half-made queue");
@@ -419,10 +433,7 @@ test_read_open(void)
 		is_int(count_files(qd, "state"), 1, "read: the state is written");
 		queue_close(q);
 	}
-	snprintf(path, sizeof(path), "%s/state", qd);
-	rm_tree(path);
-	snprintf(path, sizeof(path), "%s/failed", qd);
-	rmdir(path);
+	strip_dirs(qd, all_but_msg);
 	if (queue_open(qd, QUEUE_READ, &q, &err) == 0) {
 		is_int(queue_admin(q, env.id, QADMIN_DELETE, &err), 0,
 		    "read: delete in a half-made queue");
@@ -432,8 +443,18 @@ test_read_open(void)
 		queue_close(q);
 	}
 	envelope_free(&env);
+}
 
-	/* (f) the refusals are the same as for a writer. */
+/* (f): the refusals are the same as for a writer. */
+static void
+test_read_refusals(void)
+{
+	char qd[256], path[512];
+	struct queue *q;
+	struct rq_err err = { 0 };
+
+	snprintf(qd, sizeof(qd), "%s/ro-target", base);
+	mkdir(qd, 0700);
 	snprintf(path, sizeof(path), "%s/ro-link", base);
 	if (symlink(qd, path) != 0)
 		diag("symlink: %s", strerror(errno));
@@ -1656,6 +1677,8 @@ main(void)
 	signal(SIGPIPE, SIG_IGN);
 	test_open();
 	test_read_open();
+	test_read_half();
+	test_read_refusals();
 	test_read_system();
 	test_roundtrip();
 	test_large();
