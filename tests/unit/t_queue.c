@@ -446,58 +446,72 @@ test_read_half(void)
 	envelope_free(&env);
 }
 
-/* (f): the refusals are the same as for a writer. */
+/*
+ * (f): what is refused, and with which code, is the same in every mode
+ * (QUEUE_CREATE last: it must not make what the others then find).
+ */
 static void
 test_read_refusals(void)
 {
+	static const char *const four[] = { "tmp", "msg", "state", "failed",
+	    NULL };
+	static const char *const tmp_only[] = { "tmp", NULL };
+	static const struct {
+		const char	*name;	/* below base */
+		int		 ex;
+		const char	*says;
+	} bad[] = {
+		{ "ro-link", EX_CANTCREAT, "is a symbolic link" },
+		{ "ro-dangling", EX_CANTCREAT, "is a symbolic link" },
+		{ "ro-file", EX_CANTCREAT, "is not a directory" },
+		{ "ro-file/queue", EX_CANTCREAT, "ro-file/queue" },
+		{ "ro-world", EX_CONFIG, "is writable by others" },
+		{ "ro-subl", EX_CANTCREAT, "ro-subl/msg is a symbolic link" },
+		{ "ro-subw", EX_CONFIG, "ro-subw/state is writable by others" },
+	};
+	static const int modes[] = { QUEUE_READ, QUEUE_EXISTING, QUEUE_CREATE };
+	static const char *const mname[] = { "existing", "create", "read" };
 	char qd[256], path[512];
 	struct queue *q;
 	struct rq_err err = { 0 };
 
 	snprintf(qd, sizeof(qd), "%s/ro-target", base);
-	mkdir(qd, 0700);
+	make_dirs(qd, four);
 	snprintf(path, sizeof(path), "%s/ro-link", base);
 	if (symlink(qd, path) != 0)
 		diag("symlink: %s", strerror(errno));
-	is_int(queue_open(path, QUEUE_READ, &q, &err), EX_CANTCREAT,
-	    "read: a symlinked queue is refused");
-	ok(strstr(err.msg, "symbolic link") != NULL, "read: says so: %s",
-	    err.msg);
 	snprintf(path, sizeof(path), "%s/ro-dangling", base);
 	if (symlink("/nonexistent/relayq", path) != 0)
 		diag("symlink: %s", strerror(errno));
-	is_int(queue_open(path, QUEUE_READ, &q, &err), EX_CANTCREAT,
-	    "read: a dangling symlink is refused, not read as missing");
 	snprintf(path, sizeof(path), "%s/ro-file", base);
 	spit(path, "x", 1);
-	is_int(queue_open(path, QUEUE_READ, &q, &err), EX_CANTCREAT,
-	    "read: a regular file is not a queue");
-	ok(strstr(err.msg, "not a directory") != NULL, "read: says so: %s",
-	    err.msg);
-	snprintf(path, sizeof(path), "%s/ro-file/queue", base);
-	is_int(queue_open(path, QUEUE_READ, &q, &err), EX_CANTCREAT,
-	    "read: a path through a regular file is refused");
 	snprintf(path, sizeof(path), "%s/ro-world", base);
-	mkdir(path, 0700);
+	make_dirs(path, four);
 	chmod(path, 0777);
-	is_int(queue_open(path, QUEUE_READ, &q, &err), EX_CONFIG,
-	    "read: a world-writable queue is refused");
 	snprintf(path, sizeof(path), "%s/ro-subl", base);
-	mkdir(path, 0700);
+	make_dirs(path, tmp_only);
 	snprintf(path, sizeof(path), "%s/ro-subl/msg", base);
 	if (symlink("/tmp", path) != 0)
 		diag("symlink: %s", strerror(errno));
-	snprintf(path, sizeof(path), "%s/ro-subl", base);
-	is_int(queue_open(path, QUEUE_READ, &q, &err), EX_CANTCREAT,
-	    "read: a symlinked msg/ is refused");
 	snprintf(path, sizeof(path), "%s/ro-subw", base);
-	mkdir(path, 0700);
-	snprintf(path, sizeof(path), "%s/ro-subw/state", base);
-	mkdir(path, 0700);
+	make_dirs(path, four);
+	strcat(path, "/state");
 	chmod(path, 0777);
-	snprintf(path, sizeof(path), "%s/ro-subw", base);
-	is_int(queue_open(path, QUEUE_READ, &q, &err), EX_CONFIG,
-	    "read: a world-writable state/ is refused");
+	for (size_t k = 0; k < RQ_ARRAY_LEN(modes); k++) {
+		for (size_t i = 0; i < RQ_ARRAY_LEN(bad); i++) {
+			snprintf(path, sizeof(path), "%s/%s", base,
+			    bad[i].name);
+			q = NULL;
+			is_int(queue_open(path, modes[k], &q, &err), bad[i].ex,
+			    "refused (%s): %s", mname[modes[k]], bad[i].name);
+			ok(strstr(err.msg, bad[i].says) != NULL,
+			    "refused (%s): %s: says so: %s", mname[modes[k]],
+			    bad[i].name, err.msg);
+			queue_close(q);
+		}
+	}
+	is_int(mode_of("/nonexistent/relayq"), (mode_t)-1,
+	    "refused: nothing made at a dangling link's target");
 }
 
 /*
