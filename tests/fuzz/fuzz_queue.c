@@ -169,7 +169,7 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argc;
 	(void)argv;
 	snprintf(qdir, sizeof(qdir), "%s/fuzz_queue.XXXXXX", tmp);
-	if (mkdtemp(qdir) == NULL || queue_open(qdir, 1, &q, &err) != 0)
+	if (mkdtemp(qdir) == NULL || queue_open(qdir, QUEUE_CREATE, &q, &err) != 0)
 		abort();
 	snprintf(msgpath, sizeof(msgpath), "%s/msg/%s", qdir, FID);
 	snprintf(statepath, sizeof(statepath), "%s/state/%s", qdir, FID);
@@ -217,9 +217,12 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		char *text = NULL;
 		size_t len = 0;
 		FILE *f = open_memstream(&text, &len);
+		unsigned bad = 0;
 
-		queue_print_list(q, 1, f, &err);
-		queue_print_list(q, 0, f, &err);
+		queue_print_list(q, 1, f, &bad, &err);
+		if (bad != 0)
+			abort();	/* the reader took it: so must mailq */
+		queue_print_list(q, 0, f, NULL, &err);
 		fclose(f);
 		free(text);
 	}
