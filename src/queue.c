@@ -360,9 +360,8 @@ in_group(gid_t gid)
 
 /*
  * One line for a queue directory (or subdirectory) that cannot be opened.
- * The same condition gets the same message and code in every mode: only a
- * missing directory is not an error, and only for QUEUE_READ (the caller
- * checks for ENOENT before coming here).
+ * The same condition gets the same message and code in every mode; only a
+ * missing one under QUEUE_READ is no error, and never comes here.
  */
 static int
 open_dir_error(const char *what, int errnum, struct rq_err *err)
@@ -498,6 +497,7 @@ queue_open(const char *dir, int mode, struct queue **out,
 	}
 	q = xcalloc(1, sizeof(*q));
 	q->path = xstrdup(dir);
+	q->dirfd = -1;
 	for (int i = 0; i < NSUB; i++)
 		q->sub[i] = -1;
 	ex = open_top(q, mode, err);
