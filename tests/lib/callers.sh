@@ -108,7 +108,7 @@ _caller_shim() {
 }
 
 in_ns() {
-	local wrapper=0 host= binds=() p
+	local wrapper=0 host= binds=() i
 	while [ $# -gt 0 ]; do
 		case $1 in
 		--wrapper) wrapper=1; shift ;;
@@ -119,10 +119,17 @@ in_ns() {
 		esac
 	done
 	_caller_shim "$wrapper"
+	binds=("$SHIM" /usr/sbin/sendmail "$SHIM" /usr/lib/sendmail "${binds[@]}")
+	if [ -n "$host" ]; then
+		{ cat /etc/hosts; echo "127.0.1.1 $host ${host%%.*}"; } >"$T/hosts"
+		binds+=("$T/hosts" /etc/hosts)
+	fi
 	{
 		echo 'set -e'
-		# A path that does not exist gets an overlay over its
-		# directory, inside the namespace only, to mount over.
+		echo "exec 3>&2 2>'$T/ns.err'"
+		# A file that does not exist gets an overlay over its
+		# directory, inside the namespace only, to mount over.  All
+		# of them first: an overlay would hide earlier mounts.
 		echo 'ensure() {'
 		echo '	[ -e "$1" ] && return 0'
 		echo "	o=\$(mktemp -d '$T/ov.XXXXXX')"
@@ -131,24 +138,22 @@ in_ns() {
 		echo '	mount -t overlay overlay -o "lowerdir=${1%/*},upperdir=$o/u,workdir=$o/w" "${1%/*}"'
 		echo '	rm -f "$1"; : >"$1"'
 		echo '}'
-		for p in /usr/sbin/sendmail /usr/lib/sendmail; do
-			echo "ensure $p"
-			echo "mount --bind '$SHIM' $p"
+		for ((i = 0; i < ${#binds[@]}; i += 2)); do
+			echo "ensure '${binds[i + 1]}'"
 		done
-		if [ -n "$host" ]; then
-			echo "hostname '$host'"
-			{ cat /etc/hosts; echo "127.0.1.1 $host ${host%%.*}"; } \
-			    >"$T/hosts"
-			echo "mount --bind '$T/hosts' /etc/hosts"
-		fi
-		for ((p = 0; p < ${#binds[@]}; p += 2)); do
-			echo "mount --bind '${binds[p]}' '${binds[p + 1]}'"
+		for ((i = 0; i < ${#binds[@]}; i += 2)); do
+			echo "mount --bind '${binds[i]}' '${binds[i + 1]}'"
 		done
+		[ -n "$host" ] && echo "hostname '$host'"
+		echo "exec 2>&3 3>&-; : >'$T/ns.ready'"
 		echo 'set +e'
 		echo 'exec "$@"'
 	} >"$T/ns.sh"
+	rm -f "$T/ns.ready"
 	unshare -m ${host:+-u} bash "$T/ns.sh" "$@"
 	RC=$?
+	[ -e "$T/ns.ready" ] ||
+	    bail "in_ns: no private mount namespace: $(cat "$T/ns.err" 2>/dev/null)"
 }
 
 calls() {
