@@ -156,9 +156,12 @@ install: all
 	install -m 0644 completions/_relayq $(DESTDIR)$(PREFIX)/share/zsh/site-functions/_relayq
 	install -m 0644 completions/relayq.fish completions/relayq-flush.fish $(DESTDIR)$(PREFIX)/share/fish/vendor_completions.d/
 
+# /usr/lib/sendmail too: mdadm and other old programs run that path, and
+# every MTA package provides it.
 install-sendmail: install
-	install -d $(DESTDIR)/usr/sbin $(DESTDIR)/usr/bin
+	install -d $(DESTDIR)/usr/sbin $(DESTDIR)/usr/bin $(DESTDIR)/usr/lib
 	ln -sf $(SBINDIR)/relayq $(DESTDIR)/usr/sbin/sendmail
+	ln -sf $(SBINDIR)/relayq $(DESTDIR)/usr/lib/sendmail
 	ln -sf $(SBINDIR)/relayq $(DESTDIR)/usr/bin/mailq
 	ln -sf $(SBINDIR)/relayq $(DESTDIR)/usr/bin/newaliases
 

@@ -1,6 +1,7 @@
 #!/bin/bash
 # make install honours PREFIX and DESTDIR; make install-sendmail adds the
-# sendmail, mailq and newaliases links, and the installed links work.
+# sendmail links (/usr/sbin and /usr/lib: mdadm runs /usr/lib/sendmail),
+# mailq and newaliases, and the installed links work.
 . "$(dirname "$0")/../lib/harness.sh"
 
 S=$T/stage
@@ -17,7 +18,7 @@ for f in usr/share/man/man8/relayq.8 usr/share/man/man8/relayq-flush.8 \
     usr/share/fish/vendor_completions.d/relayq.fish; do
 	ok "$([ -s "$S/$f" ]; echo $?)" "$f installed"
 done
-for l in usr/sbin/sendmail usr/bin/mailq usr/bin/newaliases; do
+for l in usr/sbin/sendmail usr/lib/sendmail usr/bin/mailq usr/bin/newaliases; do
 	is "$(readlink "$S/$l")" /usr/sbin/relayq "$l links to /usr/sbin/relayq"
 done
 is "$(ls "$S")" usr "nothing is installed outside PREFIX=/usr"
