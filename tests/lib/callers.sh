@@ -57,6 +57,9 @@
 #   body_is N TEXT DESCRIPTION       the body is TEXT (printf %s, LF line
 #                                    ends) with CRLF line ends, byte for
 #                                    byte
+#   body_as_sent N FILE DESCRIPTION  the body is FILE's (a message as the
+#                                    program wrote it: after its first
+#                                    empty line), CRLF line ends
 #   wire_checks N WHAT               the checks every arrival gets: CRLF
 #                                    only, one From, Date and Message-ID,
 #                                    no Bcc (WHAT names the program)
@@ -244,6 +247,13 @@ body_is() {
 		echo "#   want:"
 		smtpd_show "$T/.body.want" | head -n 20 | sed 's/^/#     /'
 	fi
+}
+
+body_as_sent() {
+	local t
+	# (The dot keeps the trailing line ends from $(...).)
+	t=$(perl -0777 -ne 'print $1 if /\n\n(.*)\z/s' "$2"; echo .)
+	body_is "$1" "${t%.}" "$3"
 }
 
 wire_checks() {
