@@ -57,6 +57,10 @@
 #   body_is N TEXT DESCRIPTION       the body is TEXT (printf %s, LF line
 #                                    ends) with CRLF line ends, byte for
 #                                    byte
+#   body_like N PERL-REGEX DESCRIPTION
+#                                    the whole body (bytes, CRLF line
+#                                    ends) matches; like's grep would
+#                                    take each line of a pattern apart
 #   body_as_sent N FILE DESCRIPTION  the body is FILE's (a message as the
 #                                    program wrote it: after its first
 #                                    empty line), CRLF line ends
@@ -246,6 +250,17 @@ body_is() {
 		smtpd_show "$T/.body.got" | head -n 20 | sed 's/^/#     /'
 		echo "#   want:"
 		smtpd_show "$T/.body.want" | head -n 20 | sed 's/^/#     /'
+	fi
+}
+
+body_like() {
+	if body "$1" | RE=$2 perl -0777 -ne 'exit(/$ENV{RE}/ ? 0 : 1)'; then
+		ok 0 "$3"
+	else
+		ok 1 "$3"
+		echo "#   want match: $2"
+		body "$1" >"$T/.body.got"
+		smtpd_show "$T/.body.got" | head -n 20 | sed 's/^/#     /'
 	fi
 }
 

@@ -46,7 +46,8 @@ is "$(header 1 From)" root "... and its From"
 is "$(header 1 Subject)" "Logwatch for logs1.example.net (Linux)" "... and its Subject"
 is "$(header 1 Content-Type)" 'text/plain; charset="UTF-8"' "... and its Content-Type"
 is "$(header 1 Precedence)" bulk "... and Precedence"
-like "$(body 1)" $'SSHD Begin -+ \r\n' "the report arrives"
-like "$(body 1)" $'192\\.0\\.2\\.7: 1 Time\r\n' "... with what it found in the log"
+body_like 1 '-+ SSHD Begin -+ \r\n' "the report arrives"
+body_like 1 '\r\n Failed logins from:\r\n +192\.0\.2\.7: 1 Time\r\n' \
+    "... with what it found in the log"
 
 done_testing

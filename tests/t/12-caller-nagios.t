@@ -52,7 +52,7 @@ is "$RC" 0 "notify-service-by-email exits 0"
 deliver
 is "$(env_rcpts 2 | sort | paste -sd ' ' -)" "dba@example.com oncall@example.com" "both contacts"
 is "$(header 2 Subject)" "** PROBLEM Service Alert: db1/Disk /var is CRITICAL **" "the Subject arrives"
-like "$(body 2)" $'\r\nDISK CRITICAL - free space: /var 312 MB \\(3% inode=88%\\):\r\n$' \
+body_like 2 '\r\nAdditional Info:\r\n\r\nDISK CRITICAL - free space: /var 312 MB \(3% inode=88%\):\r\n\z' \
     "the plugin's output arrives"
 
 done_testing
