@@ -55,4 +55,15 @@ is "$(header 1 Auto-Submitted)" auto-generated "... and Auto-Submitted"
 is "$(header 1 Precedence)" bulk "... and Precedence"
 body_is 1 "$out" "the output arrives byte for byte, the dot line kept (-i, -oi)"
 
+# With qualify_domain as well, qualify_domain wins over the from's domain,
+# for the sender and for the bare To.
+caller_config "from alerts@example.com" "qualify_domain example.org"
+in_ns -- /usr/sbin/sendmail -FCronDaemon -i -odi -oem -oi -t -f root \
+    <"$T/mail" 2>"$T/err"
+is "$RC" 0 "cronie's call with qualify_domain set exits 0"
+deliver
+is "$(env_sender 2)" root@example.org "-f root gets qualify_domain before the from's domain"
+is "$(env_rcpts 2)" root@example.org "To: root (no aliases) gets qualify_domain"
+body_is 2 "$out" "the output arrives byte for byte"
+
 done_testing
