@@ -115,7 +115,7 @@ _caller_shim() {
 }
 
 in_ns() {
-	local wrapper=0 host= binds=() i
+	local wrapper=0 host='' binds=() i
 	while [ $# -gt 0 ]; do
 		case $1 in
 		--wrapper) wrapper=1; shift ;;
@@ -199,6 +199,7 @@ wait_queued() {
 
 deliver() {
 	flush
+	# shellcheck disable=SC2034  # read by the tests
 	MSG=$(find "$DIR" -maxdepth 1 -name 'msg-*.eml' | wc -l | tr -d ' ')
 	[ "$RC" -eq 0 ] || diag "relayq-flush: exit $RC: $ERR"
 }
