@@ -1060,3 +1060,151 @@ done:
 	buf_free(&ps.scratch);
 	return rc == 0 ? 0 : EX_DATAERR;
 }
+
+/* ---- qualifying header addresses ------------------------------------------ */
+
+/*
+ * Skip a comment (nested), quoted string or domain literal that opens at
+ * p[i]; returns the index after it.  *closed is 0 when it runs to len
+ * without closing.
+ */
+static size_t
+skip_delimited(const char *p, size_t i, size_t len, int *closed)
+{
+	char open = p[i];
+	char close = open == '(' ? ')' : open == '[' ? ']' : '"';
+	int depth = 1;
+
+	*closed = 1;
+	for (i++; i < len; i++) {
+		if (p[i] == '\\')
+			i++;
+		else if (open == '(' && p[i] == '(')
+			depth++;
+		else if (p[i] == close && --depth == 0)
+			return i + 1;
+	}
+	*closed = 0;
+	return len;
+}
+
+/*
+ * One mailbox of a header value, p[start, end): qualify it when it is a
+ * bare name.  With an angle address, the name inside the brackets; else
+ * the addr-spec, which is everything but comments and white space.
+ */
+static size_t
+qualify_mailbox(const char *p, size_t start, size_t end, const char *domain,
+    struct buf *out)
+{
+	size_t i, lt = end, gt = end, last = end, first = end;
+	int has_at = 0, has_text = 0, closed;
+
+	for (i = start; i < end; i++) {
+		if (p[i] == '(' || p[i] == '"' || p[i] == '[') {
+			size_t j = skip_delimited(p, i, end, &closed);
+
+			if (p[i] != '(') {
+				if (first == end)
+					first = i;
+				last = j;
+				has_text = 1;
+			}
+			i = j - 1;
+			continue;
+		}
+		if (p[i] == '<' && lt == end) {
+			lt = i;
+			continue;
+		}
+		if (p[i] == '>' && lt != end && gt == end) {
+			gt = i;
+			continue;
+		}
+		if (p[i] == '@')
+			has_at = 1;
+		if (!(p[i] == ' ' || p[i] == '\t' || p[i] == '\r' ||
+		    p[i] == '\n')) {
+			if (first == end)
+				first = i;
+			last = i + 1;
+			has_text = 1;
+		}
+	}
+	if (lt != end) {
+		/* Name <local> : only what is between the brackets counts. */
+		int inner_text = 0, inner_at = 0;
+
+		if (gt == end)
+			goto copy;
+		for (i = lt + 1; i < gt; i++) {
+			if (p[i] == '@')
+				inner_at = 1;
+			else if (p[i] != ' ' && p[i] != '\t')
+				inner_text = 1;
+		}
+		if (inner_at || !inner_text)
+			goto copy;
+		buf_add(out, p + start, gt - start);
+		buf_addf(out, "@%s", domain);
+		buf_add(out, p + gt, end - gt);
+		return 1;
+	}
+	if (!has_text || has_at)
+		goto copy;
+	/* A bare addr-spec is one word; "John Smith" without brackets is
+	 * a broken mailbox, not ours to guess at. */
+	for (i = first; i < last; i++) {
+		if (p[i] == '(' || p[i] == '"' || p[i] == '[')
+			i = skip_delimited(p, i, last, &closed) - 1;
+		else if (p[i] == ' ' || p[i] == '\t' || p[i] == '\r')
+			goto copy;
+	}
+	buf_add(out, p + start, last - start);
+	buf_addf(out, "@%s", domain);
+	buf_add(out, p + last, end - last);
+	return 1;
+copy:
+	buf_add(out, p + start, end - start);
+	return 0;
+}
+
+size_t
+addr_qualify_header(const char *p, size_t len, const char *domain,
+    struct buf *out)
+{
+	size_t i, start = 0, n = 0, mark = out->len;
+	int angle = 0, closed;
+
+	for (i = 0; i < len; i++) {
+		if (p[i] == '(' || p[i] == '"' || p[i] == '[') {
+			size_t j = skip_delimited(p, i, len, &closed);
+
+			if (!closed)
+				goto unchanged;
+			i = j - 1;
+			continue;
+		}
+		if (p[i] == '<')
+			angle++;
+		else if (p[i] == '>' && angle > 0)
+			angle--;
+		else if (angle == 0 && (p[i] == ',' || p[i] == ';')) {
+			n += qualify_mailbox(p, start, i, domain, out);
+			buf_addch(out, p[i]);
+			start = i + 1;
+		} else if (angle == 0 && p[i] == ':') {
+			/* A group's display name: copied, not an address. */
+			buf_add(out, p + start, i + 1 - start);
+			start = i + 1;
+		}
+	}
+	if (angle != 0)
+		goto unchanged;
+	n += qualify_mailbox(p, start, len, domain, out);
+	return n;
+unchanged:
+	out->len = mark;
+	buf_add(out, p, len);
+	return 0;
+}

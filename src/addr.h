@@ -77,6 +77,20 @@ int	addr_local_is_utf8(const char *addr);
  */
 char   *addr_envelope(const char *arg);
 
+/*
+ * Qualify the bare mailboxes of an RFC 5322 address header value (From,
+ * To, Cc, ...): "root (Cron Daemon)" becomes "root@DOMAIN (Cron Daemon)",
+ * "Cron <root>" becomes "Cron <root@DOMAIN>".  Everything else stays
+ * byte for byte: display names, comments, quoted strings, folds, groups
+ * ("undisclosed-recipients:;" is left alone), addresses that have a
+ * domain, and "<>".  The value (len octets, folded or not) is appended to
+ * out, qualified.  Returns the number of mailboxes qualified; 0 leaves out
+ * holding a copy of the value.  Text it cannot make sense of (unbalanced
+ * quotes, comments or brackets) is copied unchanged.
+ */
+size_t	addr_qualify_header(const char *value, size_t len, const char *domain,
+	    struct buf *out);
+
 /* RFC 3461 xtext encoding (for ENVID and ORCPT), appended to out. */
 void	addr_xtext(const char *in, struct buf *out);
 

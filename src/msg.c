@@ -694,6 +694,62 @@ headers_done(struct msg *m, struct rq_err *err)
 	return rc;
 }
 
+/* Fields whose value is an address list (RFC 5322 3.6.2, 3.6.3, 3.6.6). */
+static int
+is_address_field(const struct field *f)
+{
+	static const char *const names[] = {
+		"From", "Sender", "Reply-To", "To", "Cc", "Bcc",
+		"Resent-From", "Resent-Sender", "Resent-To", "Resent-Cc",
+		"Resent-Bcc", "Disposition-Notification-To",
+	};
+	size_t i;
+
+	for (i = 0; i < RQ_ARRAY_LEN(names); i++)
+		if (field_is(f, names[i]))
+			return 1;
+	return 0;
+}
+
+/*
+ * "From: root (Cron Daemon)" is no valid address (RFC 5322 addr-spec has
+ * a domain), and receivers such as Gmail refuse it: bare names in address
+ * fields get the domain a bare sender gets, as Postfix's
+ * append_at_myorigin does for local submissions.  The field is rewritten
+ * (and folded again if it grew too long); nothing else changes.
+ */
+static int
+qualify_fields(struct msg *m, struct rq_err *err)
+{
+	const char *dom = m->opts->header_domain;
+	struct buf nv;
+	size_t i, vlen;
+	struct field *f;
+	int rc = 0;
+
+	if (dom == NULL || *dom == '\0')
+		return 0;
+	buf_init(&nv);
+	for (i = 0; i < m->nf && rc == 0; i++) {
+		f = &m->f[i];
+		if (f->del || !is_address_field(f) || f->raw.len < f->vofs + 2)
+			continue;
+		vlen = f->raw.len - 2 - f->vofs;
+		buf_reset(&nv);
+		buf_add(&nv, f->raw.data, f->vofs);
+		if (addr_qualify_header(f->raw.data + f->vofs, vlen, dom,
+		    &nv) == 0)
+			continue;
+		buf_add(&nv, "\r\n", 2);
+		m->hdr8 |= has_8bit(dom, strlen(dom));
+		buf_reset(&f->raw);
+		buf_add(&f->raw, nv.data, nv.len);
+		rc = fold_text(&f->raw, f->vofs, f->lineno, err);
+	}
+	buf_free(&nv);
+	return rc;
+}
+
 /*
  * Decide the added fields, from the options as they are now (the caller
  * may learn the sender only after reading the headers).
@@ -711,7 +767,8 @@ headers_add(struct msg *m, struct rq_err *err)
 
 	buf_init(&v);
 	buf_reset(&m->added);
-	if (sender[0] != '\0' && (o->set_from_header == HDR_ON ||
+	rc = qualify_fields(m, err);
+	if (rc == 0 && sender[0] != '\0' && (o->set_from_header == HDR_ON ||
 	    (o->set_from_header == HDR_AUTO && !m->has_from))) {
 		/* HDR_ON: ours replaces whatever the author wrote. */
 		for (i = 0; i < m->nf; i++)

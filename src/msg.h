@@ -99,6 +99,8 @@ struct msg_opts {
 	const char	*undisclosed;	/* NULL, or a To value to add when the
 					   message has no To/Cc */
 	const char	*msgid_domain;	/* right side of an added Message-ID */
+	const char	*header_domain;	/* qualifies bare names in address
+					   fields ("From: root"), or NULL */
 	time_t		 now;
 };
 

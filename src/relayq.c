@@ -88,6 +88,7 @@ struct ctx {
 	struct aliases	*aliases;
 	char		*sender;	/* envelope sender ("" null) */
 	char		*msgid_domain;
+	char		*header_domain;	/* for bare names in From:, To:, ... */
 	struct queue	*q;
 };
 
@@ -590,7 +591,10 @@ choose_msgid_domain(struct ctx *c)
 		d = a->qualify_domain;
 	else if (c->sender != NULL && addr_domain(c->sender) != NULL)
 		d = addr_domain(c->sender);
+	free(c->msgid_domain);
 	c->msgid_domain = d != NULL ? xstrdup(d) : host_name();
+	free(c->header_domain);
+	c->header_domain = sender_domain(a);
 }
 
 /*
@@ -709,6 +713,7 @@ fill_msg_opts(const struct ctx *c, struct msg_opts *mo, int dot_ends,
 	mo->remove_bcc = a != NULL ? a->remove_bcc_headers : 1;
 	mo->undisclosed = a != NULL ? a->undisclosed_recipients : NULL;
 	mo->msgid_domain = c->msgid_domain;
+	mo->header_domain = c->header_domain;
 	mo->now = rq_now();
 }
 
@@ -1105,7 +1110,6 @@ smtp_mode(struct ctx *c)
 				bs_reply("553 5.1.7 %s", err.msg);
 			} else {
 				choose_sender(c, s);
-				free(c->msgid_domain);
 				choose_msgid_domain(c);
 				have_mail = 1;
 				bs_reply("250 2.1.0 ok");
@@ -1412,6 +1416,7 @@ main(int argc, char **argv)
 	conf_free(c.conf);
 	free(c.sender);
 	free(c.msgid_domain);
+	free(c.header_domain);
 	strlist_free(&o.files);
 	strlist_free(&o.rcpts);
 	free(o.admin_id);

@@ -220,6 +220,21 @@ is "$(sender_of)" "$me@$want" "... qualified with the machine's name"
 like "$(cat "$(last_msg)")" "From: $me@$want" "... and the added From header says the same"
 basic_config
 
+# --- bare names in address fields get the same domain --------------------------
+write_config "account test" "host 127.0.0.1" "tls off" \
+	"from cron@from.example" "account default : test"
+rm -rf "$T/queue"
+rq_input 'From: root (Cron Daemon)\nTo: ops, "A, B" <ab@x.example>\nCc: team: dba, <web>;\nReply-To: undisclosed-recipients:;\nX-Note: root\nSubject: x\n\nroot\n' -odq r@example.net
+is "$RC" 0 "a message with bare names in its address fields is queued"
+f=$(last_msg)
+like "$(cat "$f")" $'From: root@from.example \\(Cron Daemon\\)\r' "From: root (Cron Daemon) gets the sender's domain, the comment kept"
+like "$(cat "$f")" $'To: ops@from.example, "A, B" <ab@x.example>\r' "To: a bare name is qualified, a full address left as it is"
+like "$(cat "$f")" $'Cc: team: dba@from.example, <web@from.example>;\r' "Cc: inside a group, bare and bracketed"
+like "$(cat "$f")" $'Reply-To: undisclosed-recipients:;\r' "an empty group is left alone"
+like "$(cat "$f")" $'X-Note: root\r' "a field that is not an address field is left alone"
+like "$(cat "$f")" $'\r\n\r\nroot\r' "... and so is the body"
+basic_config
+
 # --- -odi and -odb start relayq-flush; -odq does not; -q runs it ----------------------
 cat >"$T/fakeflush" <<EOS
 #!/bin/sh

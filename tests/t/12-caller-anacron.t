@@ -42,8 +42,8 @@ is "$RC" 0 "the flush delivered it"
 wire_checks 1 anacron
 is "$(env_sender 1)" root@example.org "no -f, no from: the login name gets qualify_domain"
 is "$(env_rcpts 1)" ops@example.org "a bare MAILTO that is no alias gets qualify_domain"
-is "$(header 1 From)" "Anacron <root>" "anacron's From arrives as written"
-is "$(header 1 To)" ops "... and its To"
+is "$(header 1 From)" "Anacron <root@example.org>" "anacron's From arrives with its bare name qualified"
+is "$(header 1 To)" ops@example.org "... and its To, qualified too"
 is "$(header 1 Subject)" "Anacron job 'daily-report' on batch1.example.net" "... and its Subject"
 is "$(header 1 Content-Type)" "text/plain; charset=UTF-8" "... and its Content-Type"
 # anacron passes no -i: as with sendmail and Postfix, the line holding a

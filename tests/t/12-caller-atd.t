@@ -51,7 +51,7 @@ is "$(env_sender 1)" root@mail.example.net \
     "no -f, no from, no qualify_domain, a dotless host name: /etc/mailname"
 is "$(env_rcpts 1)" admin@example.com "root went through the aliases file"
 like "$(header 1 Subject)" '^Output from your job +1$' "atd's Subject arrives"
-is "$(header 1 To)" root "... and its To"
+is "$(header 1 To)" root@mail.example.net "... and its To, qualified like the sender"
 is "$(header 1 From)" root@mail.example.net "a From is added from the envelope sender"
 body_is 1 "$out" "the job's output arrives byte for byte"
 

@@ -50,8 +50,8 @@ is "$(env_sender 1)" root@web1.example.net \
 is "$(env_mail 1)" "MAIL FROM:<root@web1.example.net> BODY=8BITMIME" \
     "-B8BITMIME is passed on as BODY=8BITMIME"
 is "$(env_rcpts 1)" admin@example.com "root went through the aliases file"
-is "$(header 1 From)" "root (Cron Daemon)" "cron's From arrives as cron wrote it"
-is "$(header 1 To)" root "... and its To"
+is "$(header 1 From)" "root@web1.example.net (Cron Daemon)" "cron's From arrives with root qualified (a receiver refuses a From without a domain)"
+is "$(header 1 To)" root@web1.example.net "... and its To, qualified the same way"
 is "$(header 1 Subject)" "Cron <root@web1> /usr/local/bin/report" "... and its Subject"
 is "$(header 1 X-Cron-Env | paste -sd ' ' -)" \
     "<SHELL=/bin/sh> <HOME=/root> <LOGNAME=root>" "... and every X-Cron-Env, in order"

@@ -48,8 +48,8 @@ wire_checks 1 cronie
 is "$(env_sender 1)" root@example.com \
     "-f root, no qualify_domain: the domain of the account's from"
 is "$(env_rcpts 1)" admin@example.com "-t found To: root, and the aliases file mapped it"
-is "$(header 1 From)" '"(Cron Daemon)" <root>' "cronie's From arrives as written"
-is "$(header 1 To)" root "... and its To"
+is "$(header 1 From)" '"(Cron Daemon)" <root@example.com>' "cronie's From arrives with root qualified inside the brackets"
+is "$(header 1 To)" root@example.com "... and its To, qualified"
 is "$(header 1 Subject)" "Cron <root@web1> run-parts /etc/cron.hourly" "... and its Subject"
 is "$(header 1 Auto-Submitted)" auto-generated "... and Auto-Submitted"
 is "$(header 1 Precedence)" bulk "... and Precedence"

@@ -49,8 +49,8 @@ is "$(env_sender 1)" fail2ban@example.com \
 is "$(env_rcpts 1)" security@example.com "root went through the aliases file"
 is "$(header 1 Subject)" "[Fail2Ban] sshd: banned 192.0.2.99 from gw1.example.net" \
     "fail2ban's Subject arrives"
-is "$(header 1 From)" "Fail2Ban <fail2ban>" "... and its From"
-is "$(header 1 To)" root "... and its To"
+is "$(header 1 From)" "Fail2Ban <fail2ban@example.com>" "... and its From, the bare name qualified"
+is "$(header 1 To)" root@example.com "... and its To, qualified"
 like "$(header 1 Date)" '^[A-Z][a-z]{2}, [0-9]{2} [A-Z][a-z]{2} [0-9]{4} [0-9:]{8} [-+][0-9]{4}$' \
     "... and the Date it made with date(1)"
 body_is 1 "Hi,

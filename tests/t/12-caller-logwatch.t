@@ -41,8 +41,8 @@ wire_checks 1 logwatch
 is "$(env_sender 1)" alerts@example.com "no -f: the account's from"
 is "$(env_rcpts 1 | sort | paste -sd ' ' -)" "admin@example.com ops@example.org" \
     "-t found both To fields; root went through the aliases file"
-is "$(header 1 To | paste -sd ' ' -)" "root ops@example.org" "logwatch's To fields arrive as written"
-is "$(header 1 From)" root "... and its From"
+is "$(header 1 To | paste -sd ' ' -)" "root@example.com ops@example.org" "logwatch's two To fields arrive, root qualified"
+is "$(header 1 From)" root@example.com "... and its From, qualified"
 is "$(header 1 Subject)" "Logwatch for logs1.example.net (Linux)" "... and its Subject"
 is "$(header 1 Content-Type)" 'text/plain; charset="UTF-8"' "... and its Content-Type"
 is "$(header 1 Precedence)" bulk "... and Precedence"

@@ -33,7 +33,7 @@ is "$(env_rcpts 1 | sort | paste -sd ' ' -)" \
     "admin@example.com bcc@example.net cc@example.net someone@example.net" \
     "-t found To, Cc and Bcc; root went through the aliases file"
 is "$(header 1 Subject)" "disk alert" "mail(1)'s Subject arrives"
-is "$(header 1 To)" "root, someone@example.net" "... and its To (as mail(1) orders it)"
+is "$(header 1 To)" "root@example.com, someone@example.net" "... and its To (as mail(1) orders it, root qualified)"
 is "$(header 1 Cc)" cc@example.net "... and its Cc"
 is "$(header 1 From)" alerts@example.com "a From is added from the envelope sender"
 is "$(header 1 Content-Type)" 'text/plain; charset="UTF-8"' "... mail(1)'s Content-Type arrives"

@@ -54,7 +54,7 @@ is "$RC" 0 "the flush delivered it"
 wire_checks 1 mdadm
 is "$(env_sender 1)" alerts@example.com "no -f: the account's from"
 is "$(env_rcpts 1)" storage@example.com "-t found To: root, the aliases file mapped it"
-is "$(header 1 From)" "mdadm monitoring <root>" "mdadm's From arrives as written"
+is "$(header 1 From)" "mdadm monitoring <root@example.com>" "mdadm's From arrives with root qualified"
 is "$(header 1 Subject)" "Fail event on /dev/md0:nas1" "... and its Subject"
 body_is 1 "$body" "the alert and /proc/mdstat arrive byte for byte"
 

@@ -58,7 +58,7 @@ is "$(env_sender 1)" www-data@example.com \
     "-f www-data, no qualify_domain: the domain of the account's from"
 is "$(env_rcpts 1 | paste -sd ' ' -)" "ops@example.net admin@example.com" \
     "the recipients after --; root went through the aliases file"
-is "$(header 1 From)" "Web App <www-data>" "the application's From arrives as written"
+is "$(header 1 From)" "Web App <www-data@example.com>" "the application's From arrives with www-data qualified"
 is "$(header 1 To)" "Ops <ops@example.net>" "... and its To"
 is "$(header 1 Subject)" "Nightly export finished" "... and its Subject"
 t=$(tr -d '\r' <"$T/sent"; echo .)

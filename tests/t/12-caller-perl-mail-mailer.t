@@ -48,7 +48,7 @@ is "$(env_rcpts 1 | sort | paste -sd ' ' -)" \
     "-t found To, Cc and Bcc; the bare Cc got qualify_domain"
 is "$(header 1 From)" "Backup <backup@example.org>" "its From arrives"
 is "$(header 1 To)" ops@example.net "... and its To"
-is "$(header 1 Cc)" dba "... and its Cc, as written"
+is "$(header 1 Cc)" dba@example.org "... and its Cc, qualified"
 is "$(header 1 Subject)" "Backup report" "... and its Subject"
 # Mail::Mailer passes no -i: as with sendmail and Postfix, the line holding
 # a single dot ends the message there.

@@ -48,7 +48,7 @@ is "$(env_rcpts 1 | sort | paste -sd ' ' -)" \
     "admin@example.com audit@example.com client@example.net support@example.com" \
     "-t found To, Cc and Bcc; root went through the aliases file"
 is "$(header 1 From)" "Web App <app@example.com>" "the script's From arrives"
-is "$(header 1 To)" "Client <client@example.net>, root" "... and its To"
+is "$(header 1 To)" "Client <client@example.net>, root@example.com" "... and its To, root qualified"
 is "$(header 1 Cc)" support@example.com "... and its Cc"
 is "$(header 1 Subject)" "$(sed -n 's/^Subject: //p' "$T/sent" | tr -d '\r')" \
     "... and its Subject, as the email package encoded it"

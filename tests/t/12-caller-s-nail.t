@@ -36,7 +36,7 @@ is "$(env_rcpts 1 | sort | paste -sd ' ' -)" \
     "the argument recipients; root went through the aliases file"
 is "$(header 1 Subject)" "snail subject" "s-nail's Subject arrives"
 is "$(header 1 From)" ops@example.org "... and its From"
-is "$(header 1 To)" root "... and its To"
+is "$(header 1 To)" root@example.com "... and its To, qualified"
 is "$(header 1 Cc)" cc@example.net "... and its Cc"
 like "$(header 1 Message-ID)" '@example\.org>$' "... and its Message-ID"
 like "$(header 1 User-Agent)" '^s-nail v' "... and its User-Agent"

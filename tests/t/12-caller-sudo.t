@@ -46,7 +46,7 @@ for n in 1 2; do
 	    "notice $n: the login name, qualified with the machine's name"
 	is "$(env_rcpts $n)" security@example.com \
 	    "notice $n: -t found To: root, the aliases file mapped it"
-	is "$(header $n From)" root "notice $n: sudo's From arrives as written"
+	is "$(header $n From)" root@bastion.example.net "notice $n: sudo's From arrives with root qualified"
 	is "$(header $n Subject)" "*** SECURITY information for bastion.example.net ***" \
 	    "notice $n: ... and its Subject"
 	is "$(header $n Auto-Submitted)" auto-generated "notice $n: ... and Auto-Submitted"

@@ -45,7 +45,7 @@ is "$(env_mail 1)" "MAIL FROM:<alerts@example.com> BODY=8BITMIME" \
     "no -f: the account's from; -B 8BITMIME gives BODY=8BITMIME"
 is "$(env_rcpts 1)" ops@example.org "the recipient argument"
 is "$(header 1 Date)" "Mon, 05 Jan 2026 03:00:02 +0000" "its own Date is kept"
-is "$(header 1 From)" "root (systemd-cron)" "its From arrives as written"
+is "$(header 1 From)" "root@example.com (systemd-cron)" "its From arrives with root qualified"
 is "$(header 1 Subject)" '[web1] Failure: /etc/crontab "0 3 * * * /usr/local/bin/backup"' \
     "... and its Subject"
 is "$(header 1 Content-Transfer-Encoding)" binary "... and its Content-Transfer-Encoding"

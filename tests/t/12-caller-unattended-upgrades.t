@@ -56,7 +56,7 @@ is "$RC" 0 "the flush delivered it"
 wire_checks 1 unattended-upgrades
 is "$(env_sender 1)" alerts@example.com "no -f: the account's from"
 is "$(env_rcpts 1)" admin@example.com "-t found To: root, the aliases file mapped it"
-is "$(header 1 From)" root "its From arrives as written"
+is "$(header 1 From)" root@example.com "its From arrives with root qualified"
 is "$(header 1 Subject)" "unattended-upgrades result for web1.example.net: SUCCESS" \
     "... and its Subject"
 is "$(header 1 Content-Type)" 'text/plain; charset="utf-8"' "... and its Content-Type"

@@ -566,6 +566,55 @@ test_match(void)
 		    vis(cases[i].addr));
 }
 
+static void
+test_qualify_header(void)
+{
+	static const struct {
+		const char *in, *want;
+		size_t n;
+	} cases[] = {
+		{ "root", "root@d.example", 1 },
+		{ " root", " root@d.example", 1 },
+		{ "root (Cron Daemon)", "root@d.example (Cron Daemon)", 1 },
+		{ "\"(Cron Daemon)\" <root>", "\"(Cron Daemon)\" <root@d.example>", 1 },
+		{ "Fail2Ban <fail2ban>", "Fail2Ban <fail2ban@d.example>", 1 },
+		{ "root, bob@x.org", "root@d.example, bob@x.org", 1 },
+		{ "a, b,\r\n c", "a@d.example, b@d.example,\r\n c@d.example", 3 },
+		{ "bob@x.org", "bob@x.org", 0 },
+		{ "Bob <bob@x.org>", "Bob <bob@x.org>", 0 },
+		{ "<>", "<>", 0 },
+		{ "", "", 0 },
+		{ "undisclosed-recipients:;", "undisclosed-recipients:;", 0 },
+		{ "team: a, b@x.org;", "team: a@d.example, b@x.org;", 1 },
+		{ "\"a, b\" <c>", "\"a, b\" <c@d.example>", 1 },
+		{ "\"john doe\"", "\"john doe\"@d.example", 1 },
+		{ "John Smith", "John Smith", 0 },
+		{ "x (comment, with comma) <y>", "x (comment, with comma) <y@d.example>", 1 },
+		{ "(only a comment)", "(only a comment)", 0 },
+		{ "a (nested (comment)) ", "a@d.example (nested (comment)) ", 1 },
+		{ "\"unbalanced <root>", "\"unbalanced <root>", 0 },
+		{ "<root", "<root", 0 },
+		{ "(open comment root", "(open comment root", 0 },
+		{ "root\\@x", "root\\@x", 0 },
+		{ "j\xc3\xb6rg", "j\xc3\xb6rg@d.example", 1 },
+		{ "a@[1.2.3.4]", "a@[1.2.3.4]", 0 },
+	};
+	size_t i, n;
+
+	for (i = 0; i < RQ_ARRAY_LEN(cases); i++) {
+		struct buf b = { 0 };
+
+		buf_addstr(&b, "");
+		n = addr_qualify_header(cases[i].in, strlen(cases[i].in),
+		    "d.example", &b);
+		is_str(b.data, cases[i].want, "qualify_header(%s)",
+		    vis(cases[i].in));
+		is_int((long long)n, (long long)cases[i].n,
+		    "... %zu mailbox(es) qualified", cases[i].n);
+		buf_free(&b);
+	}
+}
+
 int
 main(void)
 {
@@ -576,5 +625,6 @@ main(void)
 	test_envelope();
 	test_xtext();
 	test_match();
+	test_qualify_header();
 	return done_testing();
 }
