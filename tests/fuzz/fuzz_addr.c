@@ -7,8 +7,9 @@
  * on: every address addr_parse_list returns passes addr_check (so has no
  * control character and no leading '-'), parsing is idempotent (the
  * addresses found, written out again as a list, parse to themselves), an
- * error leaves the list untouched and has a one-line message, and every
- * address matches itself as a pattern when it holds no wildcard.
+ * error leaves the list untouched and has a one-line message, every
+ * address matches itself as a pattern when it holds no wildcard, and
+ * qualifying a header's bare names only inserts domains, idempotently.
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -40,6 +41,31 @@ check_one(const char *a)
 		if (x.data[i] < 0x21 || x.data[i] > 0x7e || x.data[i] == '=')
 			abort();
 	buf_free(&x);
+}
+
+/*
+ * addr_qualify_header only inserts "@DOMAIN" (the output is the input
+ * plus n of them), copies what it leaves alone, and is idempotent: a
+ * second pass finds nothing bare.
+ */
+static void
+check_qualify(const char *in, size_t size)
+{
+	static const char dom[] = "q.example";
+	struct buf once = { 0 }, twice = { 0 };
+	size_t n;
+
+	buf_add(&once, "", 0);
+	buf_add(&twice, "", 0);
+	n = addr_qualify_header(in, size, dom, &once);
+	if (once.len != size + n * (sizeof(dom)))
+		abort();
+	if (n == 0 && memcmp(once.data, in, size) != 0)
+		abort();
+	if (addr_qualify_header(once.data, once.len, dom, &twice) != 0)
+		abort();
+	buf_free(&once);
+	buf_free(&twice);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *, size_t);
@@ -96,6 +122,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	addr_is_utf8(s);
 	addr_local_is_utf8(s);
 	free(s);
+
+	check_qualify((const char *)data, size);
 
 	strlist_free(&l);
 	strlist_free(&again);
