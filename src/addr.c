@@ -405,6 +405,18 @@ addr_envelope(const char *arg)
 	if (len >= 2 && arg[0] == '<' && arg[len - 1] == '>') {
 		arg++;
 		len -= 2;
+	} else if (memchr(arg, '<', len) != NULL) {
+		/* "Name <addr>", as some scripts pass -f: the one mailbox. */
+		struct strlist l = { 0 };
+		char *one = NULL;
+
+		if (addr_parse_list(arg, len, &l, NULL) == 0 && l.n == 1) {
+			one = l.v[0];
+			l.v[0] = NULL;
+		}
+		strlist_free(&l);
+		if (one != NULL)
+			return one;
 	}
 	return xstrndup(arg, len);
 }

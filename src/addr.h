@@ -73,7 +73,8 @@ int	addr_local_is_utf8(const char *addr);
 /*
  * Normalise an envelope sender given with -f/-r: strips surrounding
  * blanks and one pair of angle brackets; "<>" and "" become "" (the null
- * sender).  Returns an allocated string (not checked: use addr_check).
+ * sender); "Name <addr>" (one mailbox with a display name) becomes addr.
+ * Returns an allocated string (not checked: use addr_check).
  */
 char   *addr_envelope(const char *arg);
 

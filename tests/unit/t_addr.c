@@ -480,6 +480,10 @@ test_envelope(void)
 		{ "<", "<" },
 		{ "a@b.org>", "a@b.org>" },
 		{ "<root>", "root" },
+		{ "\"Web App\" <app@b.org>", "app@b.org" },
+		{ "Web App <app@b.org>", "app@b.org" },
+		{ "Ops <root>", "root" },
+		{ "a <b@c.org>, d <e@f.org>", "a <b@c.org>, d <e@f.org>" },
 	};
 	size_t i;
 
