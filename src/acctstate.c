@@ -301,14 +301,71 @@ refuse_error(struct warmup_verdict *v, long long now, const char *why)
 	    "day's count (%.160s); retrying in a minute", why);
 }
 
+/*
+ * Today's warm-up day for st at now (st updated: the start recorded, a
+ * new day's count at 0), and whether one more message fits.  Returns 1
+ * when st changed.
+ */
+static int
+judge(const struct account *a, struct acct_state *st, long long now,
+    struct warmup_verdict *v)
+{
+	char date[64];
+	long long day, allow;
+	int dirty = 0;
+
+	if (st->warmup_start == 0) {
+		st->warmup_start = now;
+		st->warmup_day = 1;
+		st->warmup_count = 0;
+		dirty = 1;
+	}
+	day = acct_warmup_day(st->warmup_start, now);
+	/* A clock set back must not reopen an earlier, emptier day. */
+	if (day < st->warmup_day)
+		day = st->warmup_day;
+	allow = acct_warmup_allowance(a, day);
+	v->ok = 1;
+	v->day = day;
+	v->allowance = allow;
+	v->count = st->warmup_count;
+	if (allow < 0)
+		return dirty;
+	if (st->warmup_day != day) {
+		st->warmup_day = day;
+		st->warmup_count = 0;
+		v->count = 0;
+		dirty = 1;
+	}
+	if (st->warmup_count >= allow) {
+		v->ok = 0;
+		v->until = st->warmup_start + day * ACCT_DAY;
+		rfc3339_date(date, sizeof(date), (time_t)v->until);
+		snprintf(v->reason, sizeof(v->reason), "warm-up: allowance of "
+		    "%lld for day %lld used; next day starts at %s", allow,
+		    day, date);
+	}
+	return dirty;
+}
+
+/* A damaged file: slow the ramp down rather than risk running over it. */
+static void
+rebuild(const struct account *a, struct acct_state *st, long long now)
+{
+	log_line(LOG_ERR, "account %s: the account state file is damaged; "
+	    "the warm-up starts again now with today's allowance taken as "
+	    "used", a->name);
+	st->warmup_start = now;
+	st->warmup_day = 1;
+	st->warmup_count = acct_warmup_allowance(a, 1);
+}
+
 int
 acct_warmup_take(struct queue *q, const struct account *a, long long now,
     struct warmup_verdict *v)
 {
 	struct acct_state st;
 	struct rq_err err;
-	char date[64];
-	long long day, allow;
 	int fd, slot, r, dirty = 0;
 
 	memset(v, 0, sizeof(*v));
@@ -330,53 +387,39 @@ acct_warmup_take(struct queue *q, const struct account *a, long long now,
 		return 0;
 	}
 	if (r == 1) {
-		/* Slow the ramp down rather than risk running over it. */
-		log_line(LOG_ERR, "account %s: the account state file is "
-		    "damaged; the warm-up starts again now with today's "
-		    "allowance taken as used", a->name);
-		st.warmup_start = now;
-		st.warmup_day = 1;
-		st.warmup_count = acct_warmup_allowance(a, 1);
+		rebuild(a, &st, now);
 		dirty = 1;
 	}
-	if (st.warmup_start == 0) {
-		st.warmup_start = now;
-		st.warmup_day = 1;
-		st.warmup_count = 0;
+	dirty |= judge(a, &st, now, v);
+	if (v->ok && v->allowance >= 0) {
+		st.warmup_count++;
+		v->count = st.warmup_count;
 		dirty = 1;
-	}
-	day = acct_warmup_day(st.warmup_start, now);
-	/* A clock set back must not reopen an earlier, emptier day. */
-	if (day < st.warmup_day)
-		day = st.warmup_day;
-	allow = acct_warmup_allowance(a, day);
-	v->day = day;
-	v->allowance = allow;
-	if (allow >= 0) {
-		if (st.warmup_day != day) {
-			st.warmup_day = day;
-			st.warmup_count = 0;
-			dirty = 1;
-		}
-		if (st.warmup_count >= allow) {
-			v->ok = 0;
-			v->count = st.warmup_count;
-			v->until = st.warmup_start + day * ACCT_DAY;
-			rfc3339_date(date, sizeof(date), (time_t)v->until);
-			snprintf(v->reason, sizeof(v->reason), "warm-up: "
-			    "allowance of %lld for day %lld used; next day "
-			    "starts at %s", allow, day, date);
-		} else {
-			st.warmup_count++;
-			v->count = st.warmup_count;
-			dirty = 1;
-		}
 	}
 	if (dirty && state_write(fd, &st, slot, 1, &err) != 0) {
 		log_line(LOG_ERR, "account %s: %s", a->name, err.msg);
 		refuse_error(v, now, err.msg);
 	}
 	close(fd);
+	return v->ok;
+}
+
+int
+acct_warmup_peek(struct queue *q, const struct account *a, long long now,
+    struct warmup_verdict *v)
+{
+	struct acct_state st;
+	struct rq_err err;
+
+	memset(v, 0, sizeof(*v));
+	v->ok = 1;
+	v->allowance = -1;
+	if (a->nwarmup == 0)
+		return 1;
+	/* Unreadable or damaged: acct_warmup_take() decides (and says). */
+	if (acct_load(q, a->name, &st, &err) != 0)
+		return 1;
+	(void)judge(a, &st, now, v);
 	return v->ok;
 }
 
@@ -409,15 +452,8 @@ acct_record(struct queue *q, const struct account *a, enum outcome out,
 		close(fd);
 		return;
 	}
-	if (r == 1 && a->nwarmup > 0) {
-		/* As in acct_warmup_take: never a fresh allowance. */
-		log_line(LOG_ERR, "account %s: the account state file is "
-		    "damaged; the warm-up starts again now with today's "
-		    "allowance taken as used", a->name);
-		st.warmup_start = now;
-		st.warmup_day = 1;
-		st.warmup_count = acct_warmup_allowance(a, 1);
-	}
+	if (r == 1 && a->nwarmup > 0)
+		rebuild(a, &st, now);	/* never a fresh allowance */
 	switch (out) {
 	case OUT_OK:
 		st.sent++;

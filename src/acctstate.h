@@ -73,6 +73,14 @@ int	acct_warmup_take(struct queue *, const struct account *a,
 	    long long now, struct warmup_verdict *v);
 
 /*
+ * Would acct_warmup_take() refuse now?  The same verdict, read-only (a
+ * shared lock, nothing counted or written): for not opening a session
+ * only to find the day used up.  Returns 1 when a message may go.
+ */
+int	acct_warmup_peek(struct queue *, const struct account *a,
+	    long long now, struct warmup_verdict *v);
+
+/*
  * Put message m (locked by the caller) off until v->until for the
  * warm-up, with v->reason as its last error.  Not an attempt: attempts
  * and the backoff stay as they were.  Errors: those of

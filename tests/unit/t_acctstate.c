@@ -136,6 +136,11 @@ test_take(void)
 	    "starts at 2026-11-29T18:00:00Z", "the reason for mailq");
 	st = load(q, "work");
 	is_int(st.warmup_count, 2, "a refusal counts nothing");
+	ok(acct_warmup_peek(q, a, T0 + 130, &v) == 0 && v.until == T0 + 86400,
+	    "peek: the same verdict");
+	ok(acct_warmup_peek(q, a, T0 + 86400, &v) == 1 && v.day == 2 &&
+	    v.count == 0, "peek on day 2: room");
+	is_int(load(q, "work").seq, st.seq, "peeking writes nothing");
 
 	for (n = 0; acct_warmup_take(q, a, T0 + 86400 + n, &v); n++)
 		;
@@ -172,6 +177,11 @@ test_no_warmup(void)
 	ok(acct_warmup_take(q, a, T0, &v) == 1 && v.day == 0,
 	    "no warm-up: always goes");
 	ok(access(path, F_OK) != 0, "no warm-up: no file written");
+	a->warmup = xcalloc(1, sizeof(*a->warmup));
+	a->warmup[0] = 1;
+	a->nwarmup = 1;
+	ok(acct_warmup_peek(q, a, T0, &v) == 1 && access(path, F_OK) != 0,
+	    "peek before the first send: room, and still no file");
 	free(path);
 	account_drop(a);
 	queue_close(q);
