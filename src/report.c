@@ -32,7 +32,7 @@
 
 #define LOG_LINE_MAX	16384	/* longer lines are not relayq's */
 #define RING		256	/* recent deferrals, for expiry lines */
-#define HUMAN_GROUPS	20	/* --json lists every group */
+#define HUMAN_GROUPS	30	/* --json lists every group */
 #define HUMAN_DOMAINS	15
 #define WIDTH		80
 
