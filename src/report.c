@@ -127,7 +127,8 @@ parse_syslog(const char *p, long long now, const char **rest)
 	time_t tn = (time_t)now;
 	long long t;
 
-	if (p[3] != ' ' || p[6] != ' ' || p[9] != ':' || p[12] != ':' ||
+	if (strnlen(p, 16) < 16 || p[3] != ' ' || p[6] != ' ' ||
+	    p[9] != ':' || p[12] != ':' ||
 	    p[15] != ' ')
 		return -1;
 	for (m = months; *m != '\0'; m += 3)
