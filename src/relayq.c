@@ -1319,17 +1319,6 @@ admin_mode(struct ctx *c)
 	return ex;
 }
 
-/* The queue if there is one yet (NULL, no error, when there is none). */
-static int
-open_queue_if_any(struct ctx *c, struct rq_err *err)
-{
-	struct stat st;
-
-	if (stat(c->conf->queue_dir, &st) != 0 && errno == ENOENT)
-		return 0;
-	return queue_open(c->conf->queue_dir, 0, &c->q, err);
-}
-
 static int
 report_mode(struct ctx *c)
 {
@@ -1369,7 +1358,8 @@ report_mode(struct ctx *c)
 		ro.logs = &logs;
 		ro.logs_optional = 1;
 	}
-	ex = open_queue_if_any(c, &err);
+	/* A queue that does not exist yet is empty; nothing is made. */
+	ex = queue_open(c->conf->queue_dir, QUEUE_READ, &c->q, &err);
 	if (ex == 0) {
 		ro.q = c->q;
 		ex = report_run(&ro, stdout, &err);
@@ -1386,8 +1376,7 @@ metrics_mode(struct ctx *c)
 	struct rq_err err = { 0 };
 	int ex;
 
-	load_config(c, 0);
-	ex = open_queue_if_any(c, &err);
+	ex = open_queue_read(c, &err);
 	if (ex == 0)
 		ex = metrics_write(c->q, c->conf, (long long)rq_now(), stdout,
 		    &err);
