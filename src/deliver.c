@@ -90,6 +90,8 @@ struct job {
 /* Worker processes of the running job, for forwarding SIGTERM. */
 static pid_t		 workers[64];
 static volatile int	 nworkers;
+/* In a worker: its copy of the parent's first session. */
+static struct smtp *volatile idle_copy;
 
 static void
 notice(const struct deliver_opts *o, const char *fmt, ...)
@@ -779,7 +781,10 @@ run_job(struct job *j, struct deliver_stats *stats)
 				break;
 			}
 			if (pid == 0) {
-				/* s0 is the parent's; this copy stays idle. */
+				/* s0 is the parent's; this copy stays idle
+				   (closing it would write to the parent's TLS
+				   session), and referenced until _exit. */
+				idle_copy = s0;
 				nworkers = 0;
 				worker(j, NULL);
 				log_close();
