@@ -12,7 +12,7 @@ _relayq()
 	cur=${COMP_WORDS[COMP_CWORD]}
 	prev=${COMP_WORDS[COMP_CWORD-1]}
 	case $prev in
-	-C|--message-file|-X)
+	-C|--message-file|-X|--log)
 		COMPREPLY=($(compgen -f -- "$cur")); return ;;
 	-a|--account)
 		COMPREPLY=($(compgen -W "$(sed -n 's/^account[[:space:]]\{1,\}\([^[:space:]:]*\).*/\1/p' \
@@ -26,6 +26,8 @@ _relayq()
 		COMPREPLY=($(compgen -W "never success failure delay success,failure success,failure,delay" -- "$cur")); return ;;
 	--show|--delete|--hold|--release|--retry|--requeue)
 		COMPREPLY=($(compgen -W "$(_relayq_ids)" -- "$cur")); return ;;
+	--since)
+		COMPREPLY=($(compgen -W "1h 12h 1d 7d 30d" -- "$cur")); return ;;
 	-f|-r|-F|-V|-h|-L|-O|-A|-e|-o|-b|-q)
 		return ;;
 	esac
@@ -33,7 +35,8 @@ _relayq()
 		COMPREPLY=($(compgen -W "-t -i -f -r -F -N -R -V -B -C -a --account
 			-bm -bp -bs -bi -bv -q -odq -odb -odi -oi -v -e -A -G -h -L -m -n -U -X -O
 			--message-file --read-envelope-from --json --show --delete
-			--hold --release --retry --requeue --version --help" -- "$cur"))
+			--hold --release --retry --requeue --report --since --log
+			--metrics --version --help" -- "$cur"))
 	fi
 }
 complete -F _relayq relayq sendmail mailq newaliases

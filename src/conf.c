@@ -436,6 +436,7 @@ account_free(struct account *a)
 	free(a->undisclosed_recipients);
 	free(a->qualify_domain);
 	free(a->bounce_to);
+	free(a->warmup);
 	free(a);
 }
 
@@ -1146,6 +1147,50 @@ bad:
 	    "not \"%s\"", p->vshow);
 }
 
+/*
+ * "warmup 50 100 500 1000 5000": messages per day for day 1, 2, ... of a
+ * new sending IP or account, then unlimited; "off" or empty: none.
+ */
+static int
+k_warmup(struct pctx *p, struct sec *s, const char *v)
+{
+	long long *days = NULL, n;
+	size_t nd = 0, len;
+	char word[32];
+
+	free(s->a->warmup);
+	s->a->warmup = NULL;
+	s->a->nwarmup = 0;
+	if (*v == '\0' || is_word(v, "off"))
+		return 0;
+	while (*v != '\0') {
+		while (*v == ' ' || *v == '\t' || *v == ',')
+			v++;
+		if (*v == '\0')
+			break;
+		len = strcspn(v, " \t,");
+		if (len >= sizeof(word) || nd >= WARMUP_DAYS_MAX)
+			goto bad;
+		memcpy(word, v, len);
+		word[len] = '\0';
+		if (parse_uint(word, 1, 100000000, &n) != 0)
+			goto bad;
+		days = xreallocarray(days, nd + 1, sizeof(*days));
+		days[nd++] = n;
+		v += len;
+	}
+	if (nd == 0)
+		goto bad;
+	s->a->warmup = days;
+	s->a->nwarmup = nd;
+	return 0;
+bad:
+	free(days);
+	return perr(p, "expected off or up to %d daily message counts such "
+	    "as \"50 100 500 1000 5000\", not \"%s\"", WARMUP_DAYS_MAX,
+	    p->vshow);
+}
+
 static int
 duration_key(struct pctx *p, const char *v, long long max, long long *out)
 {
@@ -1351,6 +1396,7 @@ static const struct key keys[] = {
 	{ "retry_max",			k_retry_max,		0 },
 	{ "max_queue_time",		k_max_queue_time,	0 },
 	{ "bounce",			k_bounce,		0 },
+	{ "warmup",			k_warmup,		0 },
 	{ "queue_dir",			k_queue_dir,		KF_GLOBAL },
 	/* msmtp keys with a relayq meaning of their own. */
 	{ "keepbcc",			k_keepbcc,		0 },

@@ -31,6 +31,9 @@
 #include "status.h"
 #include "util.h"
 
+/* The longest warm-up schedule ("warmup" key): days. */
+#define WARMUP_DAYS_MAX	366
+
 /* Tri-state header keys: msmtp's auto/on/off. */
 enum hdr_mode {
 	HDR_OFF = 0,
@@ -115,6 +118,10 @@ struct account {
 						   failed mail in failed/ */
 	char		*bounce_to;		/* "bounce ADDRESS": send bounces
 						   there instead of the sender */
+	long long	*warmup;		/* messages per day for day 1, 2,
+						   ...; after the last, unlimited
+						   (acctstate.h) */
+	size_t		 nwarmup;		/* 0: no warm-up */
 };
 
 struct conf {

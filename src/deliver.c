@@ -15,13 +15,16 @@
  *     anonymous shared mapping, the index of the next message to take,
  *     the counters and the first session error;
  *  3. a worker takes messages one by one: lock (non-blocking; a message
- *     busy in another flush is skipped), check it is still due, send,
- *     record the outcome durably, next.  After
- *     max_messages_per_connection messages, or a broken session, it opens
- *     a new one;
+ *     busy in another flush is skipped), check it is still due, take a
+ *     rate_limit slot and a warm-up count (acctstate.h: counted on disk
+ *     before it goes), send, record the outcome durably and in the
+ *     account's totals, next.  After max_messages_per_connection
+ *     messages, or a broken session, it opens a new one;
  *  4. messages no worker could take because no session could be opened
  *     are deferred by the parent with that error; messages left because
- *     of a rate limit stay due and untouched.
+ *     of a rate limit stay due and untouched; those over the day's
+ *     warm-up allowance wait for the next day with that reason as their
+ *     last error (not an attempt: no backoff).
  *
  * Outcomes (status.h): 2xx sent; 4xx, timeouts, connection and TLS
  * failures deferred with backoff (retry_min doubling up to retry_max);
@@ -44,6 +47,7 @@
 #include <syslog.h>
 #include <unistd.h>
 
+#include "acctstate.h"
 #include "auth.h"
 #include "bounce.h"
 #include "conf.h"
@@ -62,6 +66,9 @@ struct shared {
 	unsigned	rate_limited;	/* a worker stopped at the rate limit */
 	unsigned	rate_left;	/* claimed, then left due at the limit */
 	unsigned	sessions;	/* sessions opened successfully */
+	unsigned	warmup_left;	/* put off to the next warm-up day */
+	int		warmup_full;	/* a worker found the day used up */
+	struct warmup_verdict wu;	/* ... and why (the first one) */
 	long long	next_due;	/* earliest next attempt set; 0 none */
 	int		err_set;
 	int		auth_failed;
@@ -83,6 +90,8 @@ struct job {
 /* Worker processes of the running job, for forwarding SIGTERM. */
 static pid_t		 workers[64];
 static volatile int	 nworkers;
+/* In a worker: its copy of the parent's first session. */
+static struct smtp *volatile idle_copy;
 
 static void
 notice(const struct deliver_opts *o, const char *fmt, ...)
@@ -255,9 +264,9 @@ log_attempt(struct job *j, const struct qmsg *m, size_t i,
 	    rr->out == OUT_TEMP ? "deferred" : "failed";
 
 	log_line(rr->out == OUT_OK ? LOG_INFO : LOG_NOTICE,
-	    "id=%s from=<%s> to=<%s> relay=%s tls=%s%s status=%s "
+	    "id=%s account=%s from=<%s> to=<%s> relay=%s tls=%s%s status=%s "
 	    "reply=\"%s\" size=%lld delay=%llds attempts=%d", m->env.id,
-	    m->env.sender, m->env.rcpts.v[i], relay != NULL ? relay : "none",
+	    j->a->name, m->env.sender, m->env.rcpts.v[i], relay != NULL ? relay : "none",
 	    tlsv != NULL ? tlsv : "none",
 	    /* Every line says so when nothing was verified. */
 	    tlsv != NULL && !j->a->tls_certcheck ? ",unverified" : "", status,
@@ -472,6 +481,7 @@ record(struct job *j, struct qmsg *m, const struct smtp_result *res,
 		}
 		__atomic_fetch_add(&j->sh->sent, 1, __ATOMIC_SEQ_CST);
 	}
+	acct_record(j->q, a, (enum outcome)msgout, now);
 
 	/* -v and --id (relayq -odi) show each outcome on the terminal. */
 	if (j->o->verbose || j->o->only_id != NULL) {
@@ -562,6 +572,35 @@ rate_limited(struct job *j, long long until)
 	shared_min_due(j->sh, until);
 }
 
+/* No session only to find the day's warm-up allowance used. */
+static int
+warmup_room(struct job *j)
+{
+	struct warmup_verdict wu;
+
+	if (acct_warmup_peek(j->q, j->a, rq_now(), &wu))
+		return 1;
+	if (__atomic_exchange_n(&j->sh->warmup_full, 1, __ATOMIC_SEQ_CST) == 0)
+		j->sh->wu = wu;
+	shared_min_due(j->sh, wu.until);
+	return 0;
+}
+
+/* The warm-up day is used up: m waits for the next (not an attempt). */
+static void
+warmup_wait(struct job *j, struct qmsg *m, const struct warmup_verdict *wu)
+{
+	struct rq_err e;
+
+	if (__atomic_exchange_n(&j->sh->warmup_full, 1, __ATOMIC_SEQ_CST) == 0)
+		j->sh->wu = *wu;
+	if (acct_warmup_defer(j->q, m, wu, &e) != 0)
+		log_line(LOG_ERR, "id=%s: cannot save state: %s", m->env.id,
+		    e.msg);
+	__atomic_fetch_add(&j->sh->warmup_left, 1, __ATOMIC_SEQ_CST);
+	shared_min_due(j->sh, wu->until);
+}
+
 /*
  * Send messages over s (opened by the caller, or NULL), opening sessions
  * as needed, until no message is left, the rate limit is reached, no
@@ -574,6 +613,7 @@ worker(struct job *j, struct smtp *s)
 	struct smtp_result res;
 	struct qmsg *m;
 	struct rq_err err;
+	struct warmup_verdict wu;
 	unsigned idx, nconn = 0;
 	long long until;
 	int rc;
@@ -590,6 +630,8 @@ worker(struct job *j, struct smtp *s)
 			if (j->sh->err_set && j->sh->sessions == 0)
 				break;
 			/* No session only to find the limit reached. */
+			if (!warmup_room(j))
+				break;
 			if (!rate_take(j, rq_now(), 0, &until)) {
 				rate_limited(j, until);
 				break;
@@ -623,6 +665,12 @@ worker(struct job *j, struct smtp *s)
 			__atomic_fetch_add(&j->sh->rate_left, 1,
 			    __ATOMIC_SEQ_CST);
 			rate_limited(j, until);
+			break;
+		}
+		/* Counted (durably) before it goes, or put off. */
+		if (!acct_warmup_take(j->q, j->a, rq_now(), &wu)) {
+			warmup_wait(j, m, &wu);
+			queue_msg_close(m);
 			break;
 		}
 		memset(&res, 0, sizeof(res));
@@ -664,6 +712,27 @@ defer_rest(struct job *j)
 	}
 }
 
+/* The day's warm-up allowance is used: the messages nobody took wait. */
+static void
+warmup_rest(struct job *j)
+{
+	struct qmsg *m;
+	struct rq_err err;
+	unsigned idx;
+
+	for (idx = j->sh->next; idx < j->ids.n; idx++) {
+		if (queue_msg_open(j->q, j->ids.v[idx], QO_LOCK | QO_NOWAIT,
+		    &m, &err) != 0)
+			continue;
+		if (is_due(j->o, m, rq_now()))
+			warmup_wait(j, m, &j->sh->wu);
+		queue_msg_close(m);
+	}
+	j->sh->next = (unsigned)j->ids.n;
+	log_line(LOG_NOTICE, "account %s: %s; %u message(s) wait", j->a->name,
+	    j->sh->wu.reason, j->sh->warmup_left);
+}
+
 static int
 run_job(struct job *j, struct deliver_stats *stats)
 {
@@ -695,7 +764,7 @@ run_job(struct job *j, struct deliver_stats *stats)
 	 * connection (relay services lock accounts for less), a dead host
 	 * one timeout, and the workers inherit the TLS resumption data.
 	 */
-	s0 = open_session(j, &err);
+	s0 = warmup_room(j) ? open_session(j, &err) : NULL;
 	if (s0 != NULL) {
 		j->sh->sessions = 1;
 		n = a->connections > 0 ? (unsigned)a->connections : 4;
@@ -712,7 +781,10 @@ run_job(struct job *j, struct deliver_stats *stats)
 				break;
 			}
 			if (pid == 0) {
-				/* s0 is the parent's; this copy stays idle. */
+				/* s0 is the parent's; this copy stays idle
+				   (closing it would write to the parent's TLS
+				   session), and referenced until _exit. */
+				idle_copy = s0;
 				nworkers = 0;
 				worker(j, NULL);
 				log_close();
@@ -730,6 +802,8 @@ run_job(struct job *j, struct deliver_stats *stats)
 	if (j->sh->next < j->ids.n && j->sh->err_set &&
 	    !(j->o->stop != NULL && *j->o->stop))
 		defer_rest(j);
+	if (j->sh->warmup_full && !(j->o->stop != NULL && *j->o->stop))
+		warmup_rest(j);
 	left = j->sh->rate_left + (j->sh->next < j->ids.n ?
 	    (unsigned)j->ids.n - j->sh->next : 0);
 	if (j->sh->rate_limited && left > 0) {
@@ -739,7 +813,7 @@ run_job(struct job *j, struct deliver_stats *stats)
 		stats->deferred += left;
 	}
 	stats->sent += j->sh->sent;
-	stats->deferred += j->sh->deferred;
+	stats->deferred += j->sh->deferred + j->sh->warmup_left;
 	stats->failed += j->sh->failed;
 	stats->queued += j->sh->queued;
 	if (j->sh->next_due != 0 &&
@@ -758,17 +832,6 @@ deliver_signal_workers(int sig)
 }
 
 /* ---- the run -------------------------------------------------------------- */
-
-static const struct account *
-account_for(const struct conf *c, const struct envelope *env)
-{
-	const struct account *a;
-
-	if (env->account != NULL)
-		return conf_account(c, env->account);
-	a = conf_account_for_from(c, env->sender);
-	return a != NULL ? a : conf_default_account(c);
-}
 
 /*
  * A message whose account is not in the configuration (removed or renamed
@@ -868,7 +931,7 @@ deliver_run(struct queue *q, const struct deliver_opts *o,
 			queue_msg_close(m);
 			continue;
 		}
-		a = account_for(c, &m->env);
+		a = acct_of_message(c, &m->env);
 		if (a == NULL) {
 			queue_msg_close(m);
 			orphan(q, o, ids.v[i], now, stats);

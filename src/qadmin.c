@@ -16,7 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "mime.h"
+#include "json.h"
 #include "queue.h"
 
 enum mstate { MS_QUEUED, MS_DEFERRED, MS_HELD, MS_FAILED };
@@ -59,68 +59,6 @@ fmt_span(char *dst, size_t size, long long secs)
 }
 
 /* ---- JSON ------------------------------------------------------------------ */
-
-/*
- * A JSON string (RFC 8259): quotes, backslashes and control characters
- * escaped; bytes that are not UTF-8 become U+FFFD, so the output is always
- * valid JSON whatever the queue file held.
- */
-static void
-json_str(FILE *out, const char *s)
-{
-	const unsigned char *p = (const unsigned char *)s, *end;
-
-	if (s == NULL) {
-		fputs("null", out);
-		return;
-	}
-	end = p + strlen(s);
-	fputc('"', out);
-	while (*p != '\0') {
-		unsigned c = *p;
-		size_t n;
-
-		if (c == '"' || c == '\\') {
-			fputc('\\', out);
-			fputc((int)c, out);
-			p++;
-		} else if (c == '\n') {
-			fputs("\\n", out);
-			p++;
-		} else if (c == '\r') {
-			fputs("\\r", out);
-			p++;
-		} else if (c == '\t') {
-			fputs("\\t", out);
-			p++;
-		} else if (rq_iscntrl(c)) {
-			fprintf(out, "\\u%04x", c);
-			p++;
-		} else if (c < 0x80) {
-			fputc((int)c, out);
-			p++;
-		} else {
-			n = utf8_char_len(p, (size_t)(end - p));
-			if (n == 0) {
-				fputs("\\ufffd", out);
-				p++;
-			} else {
-				fwrite(p, 1, n, out);
-				p += n;
-			}
-		}
-	}
-	fputc('"', out);
-}
-
-static void
-json_time(FILE *out, long long t)
-{
-	char date[64];
-
-	rfc3339_date(date, sizeof(date), (time_t)t);
-	fprintf(out, "\"%s\"", date);
-}
 
 static void
 json_msg(FILE *out, const struct qmsg *m)

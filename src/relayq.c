@@ -28,8 +28,10 @@
 #include "addr.h"
 #include "aliases.h"
 #include "conf.h"
+#include "metrics.h"
 #include "msg.h"
 #include "queue.h"
+#include "report.h"
 #include "status.h"
 #include "util.h"
 
@@ -48,6 +50,8 @@ enum mode {
 	MODE_VERIFY,		/* -bv */
 	MODE_FLUSH,		/* -q */
 	MODE_ADMIN,		/* --show, --delete, ... */
+	MODE_REPORT,		/* --report */
+	MODE_METRICS,		/* --metrics */
 };
 
 enum delivery {
@@ -76,6 +80,8 @@ struct options {
 	enum qadmin_op	 admin_op;
 	int		 admin_show;
 	struct strlist	 files;		/* --message-file */
+	struct strlist	 logs;		/* --log */
+	char		*since;		/* --since */
 	struct strlist	 rcpts;		/* arguments */
 	int		 setgid;	/* running set-group-ID */
 };
@@ -128,7 +134,8 @@ enum {
 	OPT_B = 1, OPT_O, OPT_Q, OPT_V, OPT_E, OPT_IGNORED, OPT_MSGFILE,
 	OPT_SHOW, OPT_DELETE, OPT_HOLD, OPT_RELEASE, OPT_RETRY, OPT_REQUEUE,
 	OPT_VERSION, OPT_HELP, OPT_FROM, OPT_FULLNAME, OPT_NOTIFY, OPT_RET,
-	OPT_ENVID, OPT_BODY, OPT_CONF, OPT_ACCOUNT,
+	OPT_ENVID, OPT_BODY, OPT_CONF, OPT_ACCOUNT, OPT_REPORT, OPT_METRICS,
+	OPT_SINCE, OPT_LOG,
 };
 
 /* A repeated option replaces the earlier value; *val is taken. */
@@ -229,7 +236,18 @@ parse_options(struct options *o, int argc, const char **argv)
 		  &o->read_envelope_from, 0,
 		  "take the envelope sender from the From header", NULL },
 		{ "json", '\0', POPT_ARG_NONE, &o->json, 0,
-		  "with -bp: print the queue as JSON", NULL },
+		  "with -bp or --report: print JSON", NULL },
+		{ "report", '\0', POPT_ARG_NONE, NULL, OPT_REPORT,
+		  "report bounces and deferrals by cause, and the queue's "
+		  "shape", NULL },
+		{ "since", '\0', POPT_ARG_STRING, NULL, OPT_SINCE,
+		  "with --report: only events of the last DURATION (1h, 2d)",
+		  "DURATION" },
+		{ "log", '\0', POPT_ARG_STRING, NULL, OPT_LOG,
+		  "with --report: read this log (repeatable; - is stdin) "
+		  "instead of the logfiles", "FILE" },
+		{ "metrics", '\0', POPT_ARG_NONE, NULL, OPT_METRICS,
+		  "print the queue and account metrics for Prometheus", NULL },
 		{ "show", '\0', POPT_ARG_STRING, NULL, OPT_SHOW,
 		  "show one queued message", "ID" },
 		{ "delete", '\0', POPT_ARG_STRING, NULL, OPT_DELETE,
@@ -314,6 +332,20 @@ parse_options(struct options *o, int argc, const char **argv)
 		case OPT_MSGFILE:
 			strlist_add(&o->files, val);
 			break;
+		case OPT_REPORT:
+		case OPT_METRICS:
+			if (o->mode == MODE_REPORT || o->mode == MODE_METRICS)
+				die(EX_USAGE, "give --report or --metrics, "
+				    "not both");
+			o->mode = rc == OPT_REPORT ? MODE_REPORT :
+			    MODE_METRICS;
+			break;
+		case OPT_SINCE:
+			take(&o->since, &val);
+			break;
+		case OPT_LOG:
+			strlist_add(&o->logs, val);
+			break;
 		case OPT_SHOW:
 		case OPT_DELETE:
 		case OPT_HOLD:
@@ -363,6 +395,12 @@ parse_options(struct options *o, int argc, const char **argv)
 			die(EX_USAGE, "-R takes full or hdrs, not '%s'",
 			    o->dsn_ret);
 	}
+	if ((o->since != NULL || o->logs.n > 0) && o->mode != MODE_REPORT)
+		die(EX_USAGE, "--since and --log go with --report");
+	if ((o->mode == MODE_REPORT || o->mode == MODE_METRICS) &&
+	    o->rcpts.n > 0)
+		die(EX_USAGE, "--%s takes no recipients",
+		    o->mode == MODE_REPORT ? "report" : "metrics");
 	if (o->dsn_envid != NULL) {
 		size_t n = strlen(o->dsn_envid);
 
@@ -1282,6 +1320,72 @@ admin_mode(struct ctx *c)
 }
 
 static int
+report_mode(struct ctx *c)
+{
+	struct options *o = c->o;
+	struct report_opts ro;
+	struct strlist logs = { 0 };
+	struct rq_err err = { 0 };
+	long long since = 0;
+	int ex;
+
+	load_config(c, 0);
+	if (o->since != NULL && (parse_duration(o->since, &since) != 0 ||
+	    since <= 0))
+		die(EX_USAGE, "--since takes a duration such as 30m, 12h or "
+		    "7d, not '%s'", o->since);
+	memset(&ro, 0, sizeof(ro));
+	ro.conf = c->conf;
+	ro.now = (long long)rq_now();
+	ro.since = since > 0 ? ro.now - since : 0;
+	ro.json = o->json;
+	if (o->logs.n > 0) {
+		ro.logs = &o->logs;
+	} else {
+		/* Every account's logfile, once; "-" is nobody's file. */
+		for (size_t i = 0; i < c->conf->naccounts; i++) {
+			const char *f = c->conf->accounts[i]->logfile;
+
+			if (f != NULL && *f != '\0' && strcmp(f, "-") != 0 &&
+			    !strlist_contains(&logs, f))
+				strlist_add(&logs, f);
+		}
+		if (logs.n == 0)
+			fprintf(stderr, "%s: the accounts log to syslog: give "
+			    "--log /var/log/mail.log, or --log - with "
+			    "journalctl -t relayq-flush -o short-iso on "
+			    "standard input\n", progname);
+		ro.logs = &logs;
+		ro.logs_optional = 1;
+	}
+	/* A queue that does not exist yet is empty; nothing is made. */
+	ex = queue_open(c->conf->queue_dir, QUEUE_READ, &c->q, &err);
+	if (ex == 0) {
+		ro.q = c->q;
+		ex = report_run(&ro, stdout, &err);
+	}
+	if (ex != 0)
+		report(&err);
+	strlist_free(&logs);
+	return ex;
+}
+
+static int
+metrics_mode(struct ctx *c)
+{
+	struct rq_err err = { 0 };
+	int ex;
+
+	ex = open_queue_read(c, &err);
+	if (ex == 0)
+		ex = metrics_write(c->q, c->conf, (long long)rq_now(), stdout,
+		    &err);
+	if (ex != 0)
+		report(&err);
+	return ex;
+}
+
+static int
 flush_mode(struct ctx *c)
 {
 	struct strlist av = { 0 };
@@ -1378,6 +1482,9 @@ main(int argc, char **argv)
 	if (o.setgid && o.mode == MODE_ADMIN && getuid() != 0)
 		die(EX_NOPERM, "--show, --delete, --hold, --release, --retry "
 		    "and --requeue are for root or the relayq user");
+	/* The log and the failed area name everybody's correspondents. */
+	if (o.setgid && o.mode == MODE_REPORT && getuid() != 0)
+		die(EX_NOPERM, "--report is for root or the relayq user");
 	c.o = &o;
 
 	switch (o.mode) {
@@ -1393,6 +1500,12 @@ main(int argc, char **argv)
 		break;
 	case MODE_ADMIN:
 		ex = admin_mode(&c);
+		break;
+	case MODE_REPORT:
+		ex = report_mode(&c);
+		break;
+	case MODE_METRICS:
+		ex = metrics_mode(&c);
 		break;
 	case MODE_FLUSH:
 		ex = flush_mode(&c);
@@ -1418,6 +1531,8 @@ main(int argc, char **argv)
 	free(c.msgid_domain);
 	free(c.header_domain);
 	strlist_free(&o.files);
+	strlist_free(&o.logs);
+	free(o.since);
 	strlist_free(&o.rcpts);
 	free(o.admin_id);
 	free(o.from);

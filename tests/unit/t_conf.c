@@ -168,6 +168,10 @@ field(const struct account *a, const char *f)
 		buf_addf(&b, "%lld", a->max_queue_time);
 	else if (strcmp(f, "bounce") == 0)
 		buf_addf(&b, "%d|%s", a->bounce, nul(a->bounce_to));
+	else if (strcmp(f, "warmup") == 0)
+		for (size_t i = 0; i < a->nwarmup; i++)
+			buf_addf(&b, "%s%lld", i > 0 ? "," : "",
+			    a->warmup[i]);
 	else
 		buf_addf(&b, "?unknown field %s", f);
 	return buf_steal(&b);
@@ -347,6 +351,10 @@ static const struct {
 	{ "max_queue_time 1d", "max_queue_time", "86400" },
 	{ "max_queue_time 2w", "max_queue_time", "1209600" },
 	{ "", "bounce", "1|(null)" },
+	{ "", "warmup", "" },
+	{ "warmup 50 100 500 1000 5000", "warmup", "50,100,500,1000,5000" },
+	{ "warmup 20,40, 80", "warmup", "20,40,80" },
+	{ "warmup 10\nwarmup off", "warmup", "" },
 	{ "bounce off", "bounce", "0|(null)" },
 	{ "bounce on", "bounce", "1|(null)" },
 	{ "bounce postmaster@example.org", "bounce",
@@ -506,6 +514,10 @@ static const struct {
 	{ "max_messages_per_connection -1", 3, "max_messages_per_connection",
 	    "number" },
 	{ "rate_limit 100", 3, "rate_limit", "100/1h" },
+	{ "warmup 50 0 100", 3, "warmup", "daily message counts" },
+	{ "warmup 50 lots", 3, "warmup", "daily message counts" },
+	{ "warmup -5", 3, "warmup", "daily message counts" },
+	{ "warmup ,", 3, "warmup", "daily message counts" },
 	{ "rate_limit 0/1h", 3, "rate_limit", "100/1h" },
 	{ "rate_limit 100/0s", 3, "rate_limit", "100/1h" },
 	{ "rate_limit 100/1y", 3, "rate_limit", "100/1h" },
