@@ -90,8 +90,6 @@ struct job {
 /* Worker processes of the running job, for forwarding SIGTERM. */
 static pid_t		 workers[64];
 static volatile int	 nworkers;
-/* In a worker: its copy of the parent's first session. */
-static struct smtp *volatile idle_copy;
 
 static void
 notice(const struct deliver_opts *o, const char *fmt, ...)
@@ -781,10 +779,9 @@ run_job(struct job *j, struct deliver_stats *stats)
 				break;
 			}
 			if (pid == 0) {
-				/* s0 is the parent's; this copy stays idle
-				   (closing it would write to the parent's TLS
-				   session), and referenced until _exit. */
-				idle_copy = s0;
+				/* s0 is the parent's: free our copy without
+				   a word on its connection. */
+				smtp_discard(s0);
 				nworkers = 0;
 				worker(j, NULL);
 				log_close();

@@ -486,6 +486,16 @@ conn_close(struct conn *c)
 	if (c == NULL)
 		return;
 	tls_close(c->tls);
+	c->tls = NULL;
+	conn_discard(c);
+}
+
+void
+conn_discard(struct conn *c)
+{
+	if (c == NULL)
+		return;
+	tls_discard(c->tls);
 	if (c->fd >= 0)
 		close(c->fd);
 	buf_wipe(&c->out);

@@ -75,5 +75,7 @@ const char *conn_peer(const struct conn *);
 
 /* Close (TLS bye without waiting), free.  NULL is fine. */
 void	conn_close(struct conn *);
+/* Free and close our descriptor, sending nothing (see tls_discard). */
+void	conn_discard(struct conn *);
 
 #endif

@@ -1284,9 +1284,12 @@ out:
 /* ---- the end of a session ----------------------------------------------- */
 
 static void
-smtp_free(struct smtp *s)
+smtp_free(struct smtp *s, int quiet)
 {
-	conn_close(s->c);
+	if (quiet)
+		conn_discard(s->c);
+	else
+		conn_close(s->c);
 	caps_free(&s->caps);
 	buf_free(&s->line);
 	buf_wipe(&s->cmd);
@@ -1318,12 +1321,19 @@ smtp_close(struct smtp *s)
 			(void)get_reply(s, &r, t, 0, &e);
 		reply_free(&r);
 	}
-	smtp_free(s);
+	smtp_free(s, 0);
 }
 
 void
 smtp_abort(struct smtp *s)
 {
 	if (s != NULL)
-		smtp_free(s);
+		smtp_free(s, 0);
+}
+
+void
+smtp_discard(struct smtp *s)
+{
+	if (s != NULL)
+		smtp_free(s, 1);
 }

@@ -112,6 +112,12 @@ int	smtp_send(struct smtp *, struct qmsg *m, struct smtp_result *res,
 void	smtp_close(struct smtp *);
 /* Close without QUIT (a session already broken).  NULL is fine. */
 void	smtp_abort(struct smtp *);
+/*
+ * Free a copy of a session that another process goes on using (a forked
+ * worker's copy of the parent's): nothing is sent, not even TLS's
+ * close_notify, which would end the other's session.  NULL is fine.
+ */
+void	smtp_discard(struct smtp *);
 
 /*
  * The content filter between the queue file and the wire, a pure function

@@ -657,6 +657,14 @@ tls_close(struct tls_sess *ts)
 	save_resume(ts);
 	/* One try: the connection is closed next whatever the peer does. */
 	(void)gnutls_bye(ts->s, GNUTLS_SHUT_WR);
+	tls_discard(ts);
+}
+
+void
+tls_discard(struct tls_sess *ts)
+{
+	if (ts == NULL)
+		return;
 	gnutls_deinit(ts->s);
 	free(ts->name);
 	free(ts);

@@ -84,5 +84,10 @@ int	tls_exporter(struct tls_sess *, struct buf *out);
 void	tls_describe(struct tls_sess *, struct buf *out);
 /* Send close_notify without waiting, free.  NULL is fine. */
 void	tls_close(struct tls_sess *);
+/*
+ * Free without a word on the wire: a copy of a session that another
+ * process (the parent, after fork) goes on using.  NULL is fine.
+ */
+void	tls_discard(struct tls_sess *);
 
 #endif
