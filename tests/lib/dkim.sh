@@ -1,0 +1,160 @@
+# relayq -- shell helpers for the DKIM tests (tests/t/5*-dkim*.t): keys made
+# with certtool, their DNS records derived from certtool's own public key
+# (not from relayq), and two independent verifiers from Debian.
+# Copyright (C) 2026 the relayq developers
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+# Source it (bash) after tests/lib/harness.sh.
+#
+#   dkim_keys DIR          DIR/rsa.key (RSA-2048) and DIR/ed.key (Ed25519),
+#                          mode 0600, and DIR/rsa.txt, DIR/ed.txt: the TXT
+#                          record values ("v=DKIM1; k=...; p=...") made
+#                          from certtool --pubkey-info; bails without
+#                          certtool
+#   dkim_py TXT FILE [NAME]
+#                          python3-dkim's dkim.verify() on the message in
+#                          FILE, the key record (the value in file TXT)
+#                          served only for NAME (default
+#                          sel._domainkey.example.org); prints "pass", or
+#                          "fail" and the verifier's reason; status 0 on
+#                          pass
+#   dkim_dns ZONE CMD...   runs CMD in a private network and mount
+#                          namespace whose resolver asks a test DNS server
+#                          on 127.0.0.1:53 answering TXT from ZONE (lines
+#                          "NAME VALUE-FILE"); for verifiers that only
+#                          look keys up in the DNS (opendkim-testmsg,
+#                          python3-dkim's dkimverify); needs root and
+#                          unshare; bails when the namespace cannot be made
+#   dkim_opendkim ZONE FILE   OpenDKIM's opendkim-testmsg verifying FILE
+#                          through dkim_dns; prints its complaint; status
+#                          0 when the signature verifies
+#   dkim_cli ZONE FILE     python3-dkim's dkimverify command the same way
+
+DKIM_PY=/usr/bin/python3
+
+dkim_keys() {
+	local d=$1 t
+	command -v certtool >/dev/null || bail "certtool is missing (gnutls-bin)"
+	mkdir -p "$d"
+	certtool --generate-privkey --key-type=rsa --bits=2048 \
+	    --outfile "$d/rsa.key" >/dev/null 2>&1 || bail "certtool rsa"
+	certtool --generate-privkey --key-type=ed25519 \
+	    --outfile "$d/ed.key" >/dev/null 2>&1 || bail "certtool ed25519"
+	chmod 600 "$d/rsa.key" "$d/ed.key"
+	for t in rsa ed; do
+		certtool --load-privkey "$d/$t.key" --pubkey-info --outder \
+		    --outfile "$d/$t.spki" >/dev/null 2>&1 ||
+		    bail "certtool --pubkey-info $t"
+	done
+	# RFC 6376: p= is the SubjectPublicKeyInfo for RSA; RFC 8463 4.2:
+	# the raw 32 octets for Ed25519 (the end of its SPKI).
+	"$DKIM_PY" - "$d" <<'EOF' || bail "cannot write the TXT records"
+import base64, sys
+d = sys.argv[1]
+rsa = open(d + "/rsa.spki", "rb").read()
+ed = open(d + "/ed.spki", "rb").read()
+assert len(ed) == 44 and ed[:12] == bytes.fromhex("302a300506032b6570032100")
+open(d + "/rsa.txt", "w").write("v=DKIM1; k=rsa; p=%s\n" % base64.b64encode(rsa).decode())
+open(d + "/ed.txt", "w").write("v=DKIM1; k=ed25519; p=%s\n" % base64.b64encode(ed[12:]).decode())
+EOF
+}
+
+dkim_py() {
+	"$DKIM_PY" - "$1" "$2" "${3:-sel._domainkey.example.org}" <<'EOF'
+import io, logging, sys, dkim
+txt = open(sys.argv[1], "rb").read().strip()
+msg = open(sys.argv[2], "rb").read()
+want = sys.argv[3].encode().rstrip(b".") + b"."
+def dns(name, timeout=5):
+    return txt if name == want else None
+log = io.StringIO()
+logger = logging.getLogger("dkim_py")
+logger.addHandler(logging.StreamHandler(log))
+logger.setLevel(logging.DEBUG)
+d = dkim.DKIM(msg, logger=logger)
+try:
+    ok = d.verify(dnsfunc=dns)
+except Exception as e:
+    print("fail: %s: %s" % (type(e).__name__, e))
+    sys.exit(1)
+if ok:
+    print("pass")
+    sys.exit(0)
+why = [l for l in log.getvalue().splitlines() if l.strip()]
+print("fail: %s" % (why[-1] if why else "signature did not verify"))
+sys.exit(1)
+EOF
+}
+
+# The DNS server: TXT answers from the zone, NXDOMAIN for anything else.
+_dkim_dnsd() {
+	exec "$DKIM_PY" - "$1" "$2" <<'EOF'
+import socket, sys
+import dns.message, dns.rcode, dns.rdatatype, dns.rrset, dns.flags
+zone = {}
+for line in open(sys.argv[1]):
+    if line.strip():
+        name, f = line.split()
+        zone[name.rstrip(".").lower() + "."] = open(f).read().strip()
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("127.0.0.1", 53))
+open(sys.argv[2], "w").write("ready\n")
+while True:
+    data, peer = s.recvfrom(4096)
+    try:
+        q = dns.message.from_wire(data)
+    except Exception:
+        continue
+    r = dns.message.make_response(q)
+    qn = q.question[0].name.to_text().lower()
+    v = zone.get(qn)
+    if v is not None and q.question[0].rdtype == dns.rdatatype.TXT:
+        b = v.encode()
+        parts = " ".join('"%s"' % b[i:i + 250].decode() for i in range(0, len(b), 250))
+        r.answer.append(dns.rrset.from_text(qn, 60, "IN", "TXT", parts))
+    else:
+        r.set_rcode(dns.rcode.NXDOMAIN)
+    s.sendto(r.to_wire(), peer)
+EOF
+}
+
+dkim_dns() {
+	local zone=$1
+	shift
+	command -v unshare >/dev/null || bail "unshare is missing (util-linux)"
+	printf 'nameserver 127.0.0.1\noptions attempts:1 timeout:2\n' >"$T/resolv.conf"
+	rm -f "$T/dnsd.ready"
+	DKIM_ZONE=$zone DKIM_T=$T DKIM_PY=$DKIM_PY \
+	unshare --mount --net bash -c '
+		ip link set lo up || exit 97
+		mount --bind "$DKIM_T/resolv.conf" /etc/resolv.conf || exit 97
+		'"$(declare -f _dkim_dnsd)"'
+		_dkim_dnsd "$DKIM_ZONE" "$DKIM_T/dnsd.ready" \
+		    </dev/null >/dev/null 2>"$DKIM_T/dnsd.err" &
+		dnsd=$!
+		for i in $(seq 1 100); do
+			[ -s "$DKIM_T/dnsd.ready" ] && break
+			sleep 0.05
+		done
+		[ -s "$DKIM_T/dnsd.ready" ] || { kill $dnsd; exit 98; }
+		"$@"
+		rc=$?
+		kill $dnsd
+		wait $dnsd 2>/dev/null
+		exit $rc' dkim_dns "$@"
+	local rc=$?
+	[ "$rc" = 97 ] && bail "cannot make a private network namespace for the test DNS"
+	[ "$rc" = 98 ] && bail "the test DNS server did not start: $(cat "$T/dnsd.err")"
+	return "$rc"
+}
+
+dkim_opendkim() {
+	command -v opendkim-testmsg >/dev/null ||
+	    bail "opendkim-testmsg is missing (opendkim-tools)"
+	dkim_dns "$1" sh -c 'opendkim-testmsg <"$1" 2>&1' sh "$2"
+}
+
+dkim_cli() {
+	[ -x /usr/bin/dkimverify ] || bail "dkimverify is missing (python3-dkim)"
+	dkim_dns "$1" sh -c '/usr/bin/dkimverify <"$1" 2>&1' sh "$2"
+}
