@@ -15,9 +15,9 @@
 #                          python3-dkim's dkim.verify() on the message in
 #                          FILE, the key record (the value in file TXT)
 #                          served only for NAME (default
-#                          sel._domainkey.example.org); prints "pass", or
-#                          "fail" and the verifier's reason; status 0 on
-#                          pass
+#                          sel._domainkey.example.org): tests/lib/
+#                          dkim-verify.py; prints "pass", or "fail: " and
+#                          the verifier's reason; status 0 on pass
 #   dkim_dns ZONE CMD...   runs CMD in a private network and mount
 #                          namespace whose resolver asks a test DNS server
 #                          on 127.0.0.1:53 answering TXT from ZONE (lines
@@ -60,30 +60,7 @@ EOF
 }
 
 dkim_py() {
-	"$DKIM_PY" - "$1" "$2" "${3:-sel._domainkey.example.org}" <<'EOF'
-import io, logging, sys, dkim
-txt = open(sys.argv[1], "rb").read().strip()
-msg = open(sys.argv[2], "rb").read()
-want = sys.argv[3].encode().rstrip(b".") + b"."
-def dns(name, timeout=5):
-    return txt if name == want else None
-log = io.StringIO()
-logger = logging.getLogger("dkim_py")
-logger.addHandler(logging.StreamHandler(log))
-logger.setLevel(logging.DEBUG)
-d = dkim.DKIM(msg, logger=logger)
-try:
-    ok = d.verify(dnsfunc=dns)
-except Exception as e:
-    print("fail: %s: %s" % (type(e).__name__, e))
-    sys.exit(1)
-if ok:
-    print("pass")
-    sys.exit(0)
-why = [l for l in log.getvalue().splitlines() if l.strip()]
-print("fail: %s" % (why[-1] if why else "signature did not verify"))
-sys.exit(1)
-EOF
+	"$DKIM_PY" "$TOP/tests/lib/dkim-verify.py" "$1" "$2" ${3:+-n "$3"}
 }
 
 # The DNS server: TXT answers from the zone, NXDOMAIN for anything else.
