@@ -11,13 +11,12 @@
 #                          record values ("v=DKIM1; k=...; p=...") made
 #                          from certtool --pubkey-info; bails without
 #                          certtool
-#   dkim_py TXT FILE [NAME]
-#                          python3-dkim's dkim.verify() on the message in
+#   dkim_py TXT FILE...    python3-dkim's dkim.verify() on each message
 #                          FILE, the key record (the value in file TXT)
-#                          served only for NAME (default
-#                          sel._domainkey.example.org): tests/lib/
-#                          dkim-verify.py; prints "pass", or "fail: " and
-#                          the verifier's reason; status 0 on pass
+#                          handed to it for sel._domainkey.example.org
+#                          (tests/lib/dkim-verify.py): one line each,
+#                          "pass" or "fail: " and the verifier's reason;
+#                          status 0 when all pass
 #   dkim_dns ZONE CMD...   runs CMD in a private network and mount
 #                          namespace whose resolver asks a test DNS server
 #                          on 127.0.0.1:53 answering TXT from ZONE (lines
@@ -25,10 +24,12 @@
 #                          look keys up in the DNS (opendkim-testmsg,
 #                          python3-dkim's dkimverify); needs root and
 #                          unshare; bails when the namespace cannot be made
-#   dkim_opendkim ZONE FILE   OpenDKIM's opendkim-testmsg verifying FILE
-#                          through dkim_dns; prints its complaint; status
-#                          0 when the signature verifies
-#   dkim_cli ZONE FILE     python3-dkim's dkimverify command the same way
+#   dkim_opendkim ZONE FILE...
+#                          OpenDKIM's opendkim-testmsg verifying each FILE
+#                          through dkim_dns: one line each, "pass" or
+#                          "fail: " and its complaint (it says nothing
+#                          and exits 0 only for a good signature)
+#   dkim_cli ZONE FILE...  python3-dkim's dkimverify command the same way
 
 DKIM_PY=/usr/bin/python3
 
@@ -60,7 +61,7 @@ EOF
 }
 
 dkim_py() {
-	"$DKIM_PY" "$TOP/tests/lib/dkim-verify.py" "$1" "$2" ${3:+-n "$3"}
+	"$DKIM_PY" "$TOP/tests/lib/dkim-verify.py" "$@"
 }
 
 # The DNS server: TXT answers from the zone, NXDOMAIN for anything else.
@@ -125,13 +126,36 @@ dkim_dns() {
 	return "$rc"
 }
 
+# Inside dkim_dns: each file through one verifier, "pass" or "fail: WHY".
+_dkim_each() {
+	local how=$1 f out
+	shift
+	for f in "$@"; do
+		case $how in
+		opendkim) out=$(opendkim-testmsg <"$f" 2>&1) ;;
+		cli) out=$(/usr/bin/dkimverify <"$f" 2>&1) ;;
+		esac
+		if [ $? = 0 ]; then
+			echo pass
+		else
+			echo "fail: $(printf '%s' "$out" | tail -1)"
+		fi
+	done
+}
+
 dkim_opendkim() {
+	local zone=$1
+	shift
 	command -v opendkim-testmsg >/dev/null ||
 	    bail "opendkim-testmsg is missing (opendkim-tools)"
-	dkim_dns "$1" sh -c 'opendkim-testmsg <"$1" 2>&1' sh "$2"
+	dkim_dns "$zone" bash -c "$(declare -f _dkim_each)"'; _dkim_each "$@"' \
+	    _ opendkim "$@"
 }
 
 dkim_cli() {
+	local zone=$1
+	shift
 	[ -x /usr/bin/dkimverify ] || bail "dkimverify is missing (python3-dkim)"
-	dkim_dns "$1" sh -c '/usr/bin/dkimverify <"$1" 2>&1' sh "$2"
+	dkim_dns "$zone" bash -c "$(declare -f _dkim_each)"'; _dkim_each "$@"' \
+	    _ cli "$@"
 }
