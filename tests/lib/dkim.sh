@@ -11,6 +11,11 @@
 #                          record values ("v=DKIM1; k=...; p=...") made
 #                          from certtool --pubkey-info; bails without
 #                          certtool
+#   dkim_messages DIR      the test messages, one file each: 1-plain,
+#                          2-folded (folded From, To and Subject), 3-8bit
+#                          (UTF-8 body, 8bit), 4-nonl (no final newline),
+#                          5-order (fields in an unusual order, trailing
+#                          white space and empty lines)
 #   dkim_py TXT FILE...    python3-dkim's dkim.verify() on each message
 #                          FILE, the key record (the value in file TXT)
 #                          handed to it for sel._domainkey.example.org
@@ -58,6 +63,17 @@ assert len(ed) == 44 and ed[:12] == bytes.fromhex("302a300506032b6570032100")
 open(d + "/rsa.txt", "w").write("v=DKIM1; k=rsa; p=%s\n" % base64.b64encode(rsa).decode())
 open(d + "/ed.txt", "w").write("v=DKIM1; k=ed25519; p=%s\n" % base64.b64encode(ed[12:]).decode())
 EOF
+}
+
+# The messages the issue names, as a submitter would write them (LF).
+dkim_messages() {
+	local d=$1
+	mkdir -p "$d"
+	printf 'From: Alice <alice@example.org>\nTo: bob@example.net\nSubject: plain\n\nHello Bob.\n' >"$d/1-plain"
+	printf 'From: Alice\n  <alice@example.org>\nTo: bob@example.net,\n\tcarol@example.net,\n dave@example.net\nSubject: a long subject\n  folded over\n\tthree lines\n\nbody\n' >"$d/2-folded"
+	printf 'From: alice@example.org\nSubject: 8-bit\nMIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\nJ\303\266rg M\303\274ller pays 10 \342\202\254.\n\303\247a va \303\240 la plage\n' >"$d/3-8bit"
+	printf 'From: alice@example.org\nSubject: no newline at the end\n\nfirst line\nlast line without an end' >"$d/4-nonl"
+	printf 'Date: Fri, 1 Jan 2027 10:00:00 +0000\nTo: first@example.net\nX-Mailer: order\nSubject: fields in an unusual order\nCc: second@example.net\nFrom: alice@example.org\nMessage-ID: <order@example.org>\n\n  body  with   spaces  \n\n\n' >"$d/5-order"
 }
 
 dkim_py() {

@@ -55,12 +55,7 @@ print(re.sub(r"\s+", "", f.group(1)) if f else "")
 EOF
 }
 
-mkdir -p "$T/in"
-printf 'From: Alice <alice@example.org>\nTo: bob@example.net\nSubject: plain\n\nHello Bob.\n' >"$T/in/1-plain"
-printf 'From: Alice\n  <alice@example.org>\nTo: bob@example.net,\n\tcarol@example.net,\n dave@example.net\nSubject: a long subject\n  folded over\n\tthree lines\n\nbody\n' >"$T/in/2-folded"
-printf 'From: alice@example.org\nSubject: 8-bit\nMIME-Version: 1.0\nContent-Type: text/plain; charset=utf-8\nContent-Transfer-Encoding: 8bit\n\nJ\303\266rg M\303\274ller pays 10 \342\202\254.\n\303\247a va \303\240 la plage\n' >"$T/in/3-8bit"
-printf 'From: alice@example.org\nSubject: no newline at the end\n\nfirst line\nlast line without an end' >"$T/in/4-nonl"
-printf 'Date: Fri, 1 Jan 2027 10:00:00 +0000\nTo: first@example.net\nX-Mailer: order\nSubject: fields in an unusual order\nCc: second@example.net\nFrom: alice@example.org\nMessage-ID: <order@example.org>\n\n  body  with   spaces  \n\n\n' >"$T/in/5-order"
+dkim_messages "$T/in"
 inputs=("$T"/in/*)
 n=${#inputs[@]}
 
