@@ -69,7 +69,7 @@ static const char default_headers[] =
 
 static const char selftest_text[] = "relayq DKIM key self-test\r\n";
 
-/* ---- small helpers ---------------------------------------------------------- */
+/* ---- small helpers ------------------------------------------------------ */
 
 static int
 is_wsp(int c)
@@ -102,7 +102,7 @@ b64(const void *p, size_t n)
 	return s;
 }
 
-/* ---- configuration values ---------------------------------------------------- */
+/* ---- configuration values ----------------------------------------------- */
 
 const char *
 dkim_canon_name(enum dkim_canon c)
@@ -270,7 +270,7 @@ dkim_check_selector(const char *s)
 	return total > 0 && total <= 200 && label > 0 ? 0 : -1;
 }
 
-/* ---- the body hash (RFC 6376 sections 3.4.3, 3.4.4, 3.7) --------------------- */
+/* ---- the body hash (RFC 6376 sections 3.4.3, 3.4.4, 3.7) ---------------- */
 
 struct dkim_bh {
 	gnutls_hash_hd_t	 h;
@@ -476,7 +476,7 @@ dkim_bh_valid(const char *s)
 	return 1;
 }
 
-/* ---- one header field (RFC 6376 sections 3.4.1, 3.4.2) ----------------------- */
+/* ---- one header field (RFC 6376 sections 3.4.1, 3.4.2) ------------------ */
 
 void
 dkim_canon_field(enum dkim_canon canon, const char *f, size_t n,
@@ -522,7 +522,7 @@ dkim_canon_field(enum dkim_canon canon, const char *f, size_t n,
 	buf_add(out, "\r\n", 2);
 }
 
-/* ---- the signer -------------------------------------------------------------- */
+/* ---- the signer --------------------------------------------------------- */
 
 struct dkim_signer {
 	gnutls_privkey_t	 key;
@@ -860,7 +860,7 @@ dkim_signer_selftest(const struct dkim_signer *s, struct rq_err *err)
 	return 0;
 }
 
-/* ---- one message -------------------------------------------------------------- */
+/* ---- one message -------------------------------------------------------- */
 
 struct field {
 	size_t	off, len;	/* in hdr, with the final CRLF */

@@ -54,7 +54,7 @@ enum dkim_canon {
 /* RFC 8301 section 3.2: verifiers ignore smaller RSA keys. */
 #define DKIM_RSA_MIN_BITS	1024
 
-/* ---- configuration values (conf.c checks them as the file is read) ----- */
+/* ---- configuration values (conf.c checks them as the file is read) ------ */
 
 /*
  * dkim_canon: "HEADER/BODY" with each "simple" or "relaxed", or one word
@@ -78,7 +78,7 @@ const char *dkim_default_headers(void);
 /* A selector: dot-separated labels of letters, digits and '-'. */
 int	dkim_check_selector(const char *);
 
-/* ---- the body hash --------------------------------------------------------- */
+/* ---- the body hash ------------------------------------------------------ */
 
 struct dkim_bh;
 
@@ -101,7 +101,7 @@ void	dkim_bh_free(struct dkim_bh *);		/* without ending; NULL ok */
 /* Is s a well-formed "CANON:BASE64" (as read back from a queue file)? */
 int	dkim_bh_valid(const char *s);
 
-/* ---- canonicalisation of one header field (also for tests) ----------------- */
+/* ---- canonicalisation of one header field (also for tests) -------------- */
 
 /*
  * Append field (its name, ':', value and folded lines, with or without
@@ -111,7 +111,7 @@ int	dkim_bh_valid(const char *s);
 void	dkim_canon_field(enum dkim_canon, const char *field, size_t len,
 	    struct buf *out);
 
-/* ---- signing ----------------------------------------------------------------- */
+/* ---- signing ------------------------------------------------------------ */
 
 struct dkim_signer_params {
 	const char	*domain;	/* d=; a U-label is converted */
@@ -169,7 +169,7 @@ int	dkim_signer_selftest(const struct dkim_signer *, struct rq_err *);
 int	dkim_sign_data(const struct dkim_signer *, const void *data,
 	    size_t n, char **b64, struct rq_err *);
 
-/* ---- signing one message ------------------------------------------------------ */
+/* ---- signing one message ------------------------------------------------ */
 
 struct dkim_msg;
 

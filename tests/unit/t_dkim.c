@@ -507,7 +507,7 @@ test_keys(void)
 	    "dkim_headers without From is refused (%s)", err.msg);
 }
 
-/* ---- whole messages, verified by python3-dkim ---------------------------------- */
+/* ---- whole messages, verified by python3-dkim --------------------------- */
 
 /*
  * Verify each file in paths with tests/lib/dkim-verify.py (the record in
@@ -864,7 +864,7 @@ test_limits(const char *rsa)
 	dkim_signer_free(s);
 }
 
-/* ---- through a content transform (content_dkim) ------------------------------------ */
+/* ---- through a content transform (content_dkim) ------------------------- */
 
 /* A stand-in for the 8BITMIME downgrade: 'x' becomes 'X' everywhere
    (a signed header and the body change), and a line is added at the end. */
