@@ -6,8 +6,8 @@
 #
 # Source it (bash) after tests/lib/harness.sh.
 #
-#   dkim_keys DIR          DIR/rsa.key (RSA-2048) and DIR/ed.key (Ed25519),
-#                          mode 0600, and DIR/rsa.txt, DIR/ed.txt: the TXT
+#   dkim_keys DIR          DIR/rsa.key (RSA-2048) and DIR/ed25519.key,
+#                          mode 0600, and DIR/rsa.txt, DIR/ed25519.txt: the TXT
 #                          record values ("v=DKIM1; k=...; p=...") made
 #                          from certtool --pubkey-info; bails without
 #                          certtool
@@ -45,9 +45,9 @@ dkim_keys() {
 	certtool --generate-privkey --key-type=rsa --bits=2048 \
 	    --outfile "$d/rsa.key" >/dev/null 2>&1 || bail "certtool rsa"
 	certtool --generate-privkey --key-type=ed25519 \
-	    --outfile "$d/ed.key" >/dev/null 2>&1 || bail "certtool ed25519"
-	chmod 600 "$d/rsa.key" "$d/ed.key"
-	for t in rsa ed; do
+	    --outfile "$d/ed25519.key" >/dev/null 2>&1 || bail "certtool ed25519"
+	chmod 600 "$d/rsa.key" "$d/ed25519.key"
+	for t in rsa ed25519; do
 		certtool --load-privkey "$d/$t.key" --pubkey-info --outder \
 		    --outfile "$d/$t.spki" >/dev/null 2>&1 ||
 		    bail "certtool --pubkey-info $t"
@@ -58,10 +58,10 @@ dkim_keys() {
 import base64, sys
 d = sys.argv[1]
 rsa = open(d + "/rsa.spki", "rb").read()
-ed = open(d + "/ed.spki", "rb").read()
-assert len(ed) == 44 and ed[:12] == bytes.fromhex("302a300506032b6570032100")
+edk = open(d + "/ed25519.spki", "rb").read()
+assert len(edk) == 44 and edk[:12] == bytes.fromhex("302a300506032b6570032100")
 open(d + "/rsa.txt", "w").write("v=DKIM1; k=rsa; p=%s\n" % base64.b64encode(rsa).decode())
-open(d + "/ed.txt", "w").write("v=DKIM1; k=ed25519; p=%s\n" % base64.b64encode(ed[12:]).decode())
+open(d + "/ed25519.txt", "w").write("v=DKIM1; k=ed25519; p=%s\n" % base64.b64encode(edk[12:]).decode())
 EOF
 }
 

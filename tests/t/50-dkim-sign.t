@@ -18,7 +18,7 @@
 . "$TOP/tests/lib/dkim.sh"
 
 dkim_keys "$T/k"
-for alg in rsa ed; do
+for alg in rsa ed25519; do
 	echo "sel._domainkey.example.org $T/k/$alg.txt" >"$T/zone.$alg"
 done
 
@@ -59,7 +59,7 @@ dkim_messages "$T/in"
 inputs=("$T"/in/*)
 n=${#inputs[@]}
 
-for alg in rsa ed; do
+for alg in rsa ed25519; do
 	a=$([ $alg = rsa ] && echo rsa-sha256 || echo ed25519-sha256)
 	srv_next "ehlo PIPELINING 8BITMIME SIZE"
 	config $alg
@@ -128,7 +128,7 @@ is "$(dkim_py "$T/k/rsa.txt" "$DIR/msg-1.eml")" pass "... and it verifies"
 
 # --- simple/simple, x=, a chosen list of fields -------------------------------
 srv_next "ehlo PIPELINING 8BITMIME"
-config ed "dkim_canon simple/simple" "dkim_expire 2d" "dkim_headers from:subject:+date"
+config ed25519 "dkim_canon simple/simple" "dkim_expire 2d" "dkim_headers from:subject:+date"
 "$RQ" -odq bob@example.net <"$T/in/5-order"
 flush
 s=$(sig 1)
@@ -137,13 +137,13 @@ like "$s" "c=simple/simple;.*x=[0-9]+;h=from:subject:date:date;" \
 t=$(printf '%s' "$s" | sed -n 's/.*;t=\([0-9]*\);.*/\1/p')
 x=$(printf '%s' "$s" | sed -n 's/.*;x=\([0-9]*\);.*/\1/p')
 is "$((x - t))" 172800 "x= is t= plus dkim_expire (2d)"
-is "$(dkim_py "$T/k/ed.txt" "$DIR/msg-1.eml")" pass "simple/simple verifies"
+is "$(dkim_py "$T/k/ed25519.txt" "$DIR/msg-1.eml")" pass "simple/simple verifies"
 # Signed three days ago with a two-day expiry: the verifier must refuse it.
 srv_next "ehlo PIPELINING 8BITMIME"
-config ed "dkim_expire 2d"
+config ed25519 "dkim_expire 2d"
 "$RQ" -odq bob@example.net <"$T/in/1-plain"
 RELAYQ_FAKE_NOW=$(( $(date +%s) - 3 * 86400 )) flush
-like "$(dkim_py "$T/k/ed.txt" "$DIR/msg-1.eml")" "^fail: .*(x=|expire)" \
+like "$(dkim_py "$T/k/ed25519.txt" "$DIR/msg-1.eml")" "^fail: .*(x=|expire)" \
     "a signature past its x= fails"
 
 # --- hashed again at flush: queued before DKIM, or another canonicalisation ----
@@ -211,7 +211,7 @@ is "$(grep -c "$T/k/rsa.key" "$T/trace")" 0 "relayq never opens or even looks at
 
 # --- --check: the key, and the record to publish ------------------------------
 srv_next "ehlo PIPELINING 8BITMIME"
-for alg in rsa ed; do
+for alg in rsa ed25519; do
 	config $alg
 	"$RQF" --check >"$T/check" 2>&1
 	is "$?" 0 "--check with the $alg key: ok"
@@ -228,10 +228,10 @@ print(max(len(s) for s in re.findall(r"\"([^\"]*)\"", sys.stdin.read())) <= 255)
 	    "... in strings of at most 255 octets"
 done
 like "$c" "ed25519-sha256" "--check names the algorithm"
-chmod 644 "$T/k/ed.key"
+chmod 644 "$T/k/ed25519.key"
 "$RQF" --check >"$T/check" 2>&1
 is "$?" 78 "--check with a world-readable key: exit 78"
 like "$(cat "$T/check")" "DKIM problem: dkim_key .*chmod 600" "... and says why"
-chmod 600 "$T/k/ed.key"
+chmod 600 "$T/k/ed25519.key"
 
 done_testing

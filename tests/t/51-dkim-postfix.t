@@ -20,7 +20,7 @@ dkim_keys "$T/k"
 dkim_messages "$T/in"
 inputs=("$T"/in/*)
 
-for alg in rsa ed; do
+for alg in rsa ed25519; do
 	echo "sel._domainkey.example.org $T/k/$alg.txt" >"$T/zone.$alg"
 	write_config "logfile $T/log" \
 	    "account pf" "host localhost" \
