@@ -878,7 +878,7 @@ struct dkim_msg {
 	int			 hdone;		/* the header section is read */
 	int			 ours;		/* already signed with our d= */
 	struct field		*f;
-	size_t			 nf;
+	size_t			 nf, fcap;
 };
 
 struct dkim_msg *
@@ -965,14 +965,15 @@ static int
 split_fields(struct dkim_msg *dm, struct rq_err *err)
 {
 	const char *h = dm->hdr.data, *colon, *d;
-	size_t off = 0, cap = 0, e, dlen;
+	size_t off = 0, e, dlen;
 
+	dm->nf = 0;
 	while (off < dm->hdr.len) {
-		/* A line: up to its CRLF (every line here has one). */
+		/* A line, up to its CRLF: header_feed ends every line so. */
 		e = off;
 		while (e + 1 < dm->hdr.len && !(h[e] == '\r' && h[e + 1] == '\n'))
 			e++;
-		e += 2;
+		e = e + 2 <= dm->hdr.len ? e + 2 : dm->hdr.len;
 		if (is_wsp((unsigned char)h[off]) && dm->nf > 0) {
 			/* A folded line belongs to the field above. */
 			dm->f[dm->nf - 1].len = e - dm->f[dm->nf - 1].off;
@@ -983,9 +984,9 @@ split_fields(struct dkim_msg *dm, struct rq_err *err)
 			return rq_errf(err, EX_DATAERR, "the header section has "
 			    "more than %d fields; cannot DKIM-sign it",
 			    DKIM_FIELDS_MAX);
-		if (dm->nf == cap) {
-			cap = cap ? cap * 2 : 32;
-			dm->f = xreallocarray(dm->f, cap, sizeof(*dm->f));
+		if (dm->nf == dm->fcap) {
+			dm->fcap = dm->fcap ? dm->fcap * 2 : 32;
+			dm->f = xreallocarray(dm->f, dm->fcap, sizeof(*dm->f));
 		}
 		memset(&dm->f[dm->nf], 0, sizeof(*dm->f));
 		dm->f[dm->nf].off = off;
@@ -1184,13 +1185,14 @@ dkim_msg_sign(struct dkim_msg *dm, long long now, char **out,
 	int rc;
 
 	*out = NULL;
+	if (!dm->hdone && (dm->cr || dm->linelen > 0)) {
+		/* The content ended inside the header section; a pending CR
+		   may end the empty line that closes it. */
+		dm->cr = 0;
+		if ((rc = end_header_line(dm, err)) != 0)
+			return rc;
+	}
 	if (!dm->hdone) {
-		/* The content ended inside the header section. */
-		if (dm->cr || dm->linelen > 0) {
-			dm->cr = 0;
-			if ((rc = end_header_line(dm, err)) != 0)
-				return rc;
-		}
 		dm->hdone = 1;
 		if ((rc = split_fields(dm, err)) != 0)
 			return rc;

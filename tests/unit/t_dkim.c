@@ -828,6 +828,42 @@ test_known_and_ours(const char *rsa)
 	dkim_signer_free(s);
 }
 
+/*
+ * Contents that end inside the header section, in every way a line can
+ * end there.  (fuzz_dkim found that a CR left pending at the end, closing
+ * the header section, split the fields twice: h= then named From three
+ * times, and memory past the field table was written.)
+ */
+static void
+test_header_endings(const char *rsa)
+{
+	static const char *const ends[] = {
+		"From: a@example.org", "From: a@example.org\r",
+		"From: a@example.org\r\n", "From: a@example.org\r\n\r",
+		"From: a@example.org\r\n\r\n", "From: a@example.org\n\n",
+		"From: a@example.org\r\r", "From: a@example.org\n\r",
+	};
+	struct dkim_signer *s;
+	struct rq_err err;
+	char *f;
+	size_t i;
+	int early;
+
+	s = signer(rsa, "+from", 0, 0, &err);
+	if (s == NULL)
+		return;
+	for (i = 0; i < RQ_ARRAY_LEN(ends); i++) {
+		for (size_t piece = 1; piece <= 64; piece += 63) {
+			f = sign_text(s, NULL, ends[i], piece, &early);
+			ok(f != NULL && strstr(f, "h=from:from;") != NULL,
+			    "content ending %zu, pieces of %zu: From signed once "
+			    "and oversigned once", i, piece);
+			free(f);
+		}
+	}
+	dkim_signer_free(s);
+}
+
 /* A header section over the limit cannot be signed: EX_DATAERR. */
 static void
 test_limits(const char *rsa)
@@ -1054,6 +1090,7 @@ main(void)
 		test_messages(rsa, ed);
 		test_tampering(rsa);
 		test_known_and_ours(rsa);
+		test_header_endings(rsa);
 		test_limits(rsa);
 		test_transform(rsa);
 	}
