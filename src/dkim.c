@@ -1169,34 +1169,121 @@ take_field(struct dkim_msg *dm, const char *name)
 	return NULL;
 }
 
-int
-dkim_msg_sign(struct dkim_msg *dm, long long now, char **out,
-    struct rq_err *err)
+/* The content ended: close the header section if it is still open. */
+static int
+end_headers(struct dkim_msg *dm, struct rq_err *err)
 {
-	const struct dkim_signer *s = dm->s;
-	struct strlist names = { 0 };
-	struct buf field = { 0 }, c = { 0 };
-	struct fold fo;
-	gnutls_hash_hd_t h = NULL;
-	unsigned char dig[SHA256_LEN];
-	char bh[DKIM_BH_MAX], *sig = NULL;
-	const char *bh64;
-	size_t i, n, take;
 	int rc;
 
-	*out = NULL;
 	if (!dm->hdone && (dm->cr || dm->linelen > 0)) {
-		/* The content ended inside the header section; a pending CR
-		   may end the empty line that closes it. */
+		/* A pending CR may end the empty line that closes it. */
 		dm->cr = 0;
 		if ((rc = end_header_line(dm, err)) != 0)
 			return rc;
 	}
-	if (!dm->hdone) {
-		dm->hdone = 1;
-		if ((rc = split_fields(dm, err)) != 0)
-			return rc;
+	if (dm->hdone)
+		return 0;
+	dm->hdone = 1;
+	return split_fields(dm, err);
+}
+
+/* Our field up to "b=", folded (b= comes last: see the top). */
+static void
+field_head(const struct dkim_msg *dm, const struct strlist *names,
+    const char *bh64, long long now, struct fold *fo)
+{
+	const struct dkim_signer *s = dm->s;
+	size_t i;
+
+	buf_addstr(fo->b, "DKIM-Signature:");
+	fo->col = fo->b->len;
+	fold_tag(fo, "v=1;");
+	fold_tag(fo, "a=%s;", dkim_signer_algorithm(s));
+	fold_tag(fo, "c=%s/%s;", dkim_canon_name(s->hcanon),
+	    dkim_canon_name(s->bcanon));
+	fold_tag(fo, "d=%s;", s->domain);
+	fold_tag(fo, "s=%s;", s->selector);
+	fold_tag(fo, "t=%lld;", now);
+	if (s->expire > 0)
+		fold_tag(fo, "x=%lld;", now + s->expire);
+	for (i = 0; i < names->n; i++) {
+		char *t = xasprintf("%s%s%s", i == 0 ? "h=" : "",
+		    names->v[i], i + 1 < names->n ? ":" : ";");
+
+		fold_add(fo, i == 0 ? " " : "", t, strlen(t));
+		free(t);
 	}
+	fold_tag(fo, "bh=%s;", bh64);
+	fold_tag(fo, "b=");
+}
+
+/* The data-hash: the fields h= names, then our field without its CRLF. */
+static int
+header_digest(struct dkim_msg *dm, const struct strlist *names,
+    const struct buf *field, unsigned char dig[SHA256_LEN],
+    struct rq_err *err)
+{
+	enum dkim_canon canon = dm->s->hcanon;
+	gnutls_hash_hd_t h;
+	struct buf c = { 0 };
+	size_t i;
+
+	if (gnutls_hash_init(&h, GNUTLS_DIG_SHA256) < 0)
+		return rq_errf(err, EX_SOFTWARE, "SHA-256 failed");
+	for (i = 0; i < names->n; i++) {
+		struct field *f = take_field(dm, names->v[i]);
+
+		if (f == NULL)
+			continue;	/* oversigned: adds nothing */
+		buf_reset(&c);
+		dkim_canon_field(canon, dm->hdr.data + f->off, f->len, &c);
+		(void)gnutls_hash(h, c.data, c.len);
+	}
+	buf_reset(&c);
+	dkim_canon_field(canon, field->data, field->len, &c);
+	(void)gnutls_hash(h, c.data, c.len - 2);
+	gnutls_hash_deinit(h, dig);
+	for (i = 0; i < dm->nf; i++)
+		dm->f[i].used = 0;
+	buf_free(&c);
+	return 0;
+}
+
+/* b='s value, folded: FWS between base64 characters is allowed. */
+static void
+field_b(struct fold *fo, const char *sig)
+{
+	size_t i, n = strlen(sig), take;
+
+	for (i = 0; i < n; i += take) {
+		if (fo->col + 16 > FOLD_COL) {
+			buf_add(fo->b, "\r\n\t", 3);
+			fo->col = 1;
+		}
+		take = FOLD_COL - fo->col;
+		if (take > n - i)
+			take = n - i;
+		buf_add(fo->b, sig + i, take);
+		fo->col += take;
+	}
+	buf_add(fo->b, "\r\n", 2);
+}
+
+int
+dkim_msg_sign(struct dkim_msg *dm, long long now, char **out,
+    struct rq_err *err)
+{
+	struct strlist names = { 0 };
+	struct buf field = { 0 };
+	struct fold fo;
+	unsigned char dig[SHA256_LEN];
+	char bh[DKIM_BH_MAX], *sig = NULL;
+	const char *bh64;
+	int rc;
+
+	*out = NULL;
+	if ((rc = end_headers(dm, err)) != 0)
+		return rc;
 	if (dm->ours)
 		return 0;
 	if (dm->bh != NULL) {
@@ -1208,79 +1295,17 @@ dkim_msg_sign(struct dkim_msg *dm, long long now, char **out,
 	bh64 = strchr(bh, ':');
 	if (bh64 == NULL)
 		return rq_errf(err, EX_SOFTWARE, "the DKIM body hash failed");
-	bh64++;
-
-	/* The field up to "b=", folded; b= comes last (see the top). */
-	buf_addstr(&field, "DKIM-Signature:");
-	fo.b = &field;
-	fo.col = field.len;
-	fold_tag(&fo, "v=1;");
-	fold_tag(&fo, "a=%s;", dkim_signer_algorithm(s));
-	fold_tag(&fo, "c=%s/%s;", dkim_canon_name(s->hcanon),
-	    dkim_canon_name(s->bcanon));
-	fold_tag(&fo, "d=%s;", s->domain);
-	fold_tag(&fo, "s=%s;", s->selector);
-	fold_tag(&fo, "t=%lld;", now);
-	if (s->expire > 0)
-		fold_tag(&fo, "x=%lld;", now + s->expire);
 	h_list(dm, &names);
-	for (i = 0; i < names.n; i++) {
-		char *t = xasprintf("%s%s%s", i == 0 ? "h=" : "",
-		    names.v[i], i + 1 < names.n ? ":" : ";");
-
-		fold_add(&fo, i == 0 ? " " : "", t, strlen(t));
-		free(t);
+	fo.b = &field;
+	field_head(dm, &names, bh64 + 1, now, &fo);
+	rc = header_digest(dm, &names, &field, dig, err);
+	if (rc == 0)
+		rc = sign_b64(dm->s, dig, &sig, err);
+	if (rc == 0) {
+		field_b(&fo, sig);
+		*out = buf_steal(&field);
 	}
-	fold_tag(&fo, "bh=%s;", bh64);
-	fold_tag(&fo, "b=");
-
-	/* The data-hash: the signed fields, then our field, no CRLF. */
-	rc = EX_SOFTWARE;
-	if (gnutls_hash_init(&h, GNUTLS_DIG_SHA256) < 0) {
-		h = NULL;
-		rq_errf(err, EX_SOFTWARE, "SHA-256 failed");
-		goto out;
-	}
-	for (i = 0; i < names.n; i++) {
-		struct field *f = take_field(dm, names.v[i]);
-
-		if (f == NULL)
-			continue;	/* oversigned: adds nothing */
-		buf_reset(&c);
-		dkim_canon_field(s->hcanon, dm->hdr.data + f->off, f->len, &c);
-		(void)gnutls_hash(h, c.data, c.len);
-	}
-	buf_reset(&c);
-	dkim_canon_field(s->hcanon, field.data, field.len, &c);
-	(void)gnutls_hash(h, c.data, c.len - 2);
-	gnutls_hash_deinit(h, dig);
-	h = NULL;
-	for (i = 0; i < dm->nf; i++)
-		dm->f[i].used = 0;
-
-	rc = sign_b64(s, dig, &sig, err);
-	if (rc != 0)
-		goto out;
-	/* b='s value, folded: FWS between base64 characters is allowed. */
-	for (i = 0, n = strlen(sig); i < n; i += take) {
-		if (fo.col + 16 > FOLD_COL) {
-			buf_add(&field, "\r\n\t", 3);
-			fo.col = 1;
-		}
-		take = FOLD_COL - fo.col;
-		if (take > n - i)
-			take = n - i;
-		buf_add(&field, sig + i, take);
-		fo.col += take;
-	}
-	buf_add(&field, "\r\n", 2);
-	*out = buf_steal(&field);
-	rc = 0;
-out:
-	if (h != NULL)
-		gnutls_hash_deinit(h, NULL);
 	free(sig);
-	buf_free(&c);
 	buf_free(&field);
 	strlist_free(&names);
 	return rc;
