@@ -33,14 +33,16 @@ config() {
 }
 
 # verdicts TXT ZONE FILE...: "PY/OPENDKIM/CLI" per file, one line each;
-# the verifiers' reasons go to the TAP output as comments.
+# the verifiers' reasons go to the TAP output (fd 3, the test's standard
+# output, since verdicts runs inside $(...)) as comments.
+exec 3>&1
 verdicts() {
 	local txt=$1 zone=$2
 	shift 2
 	dkim_py "$txt" "$@" >"$T/v.py"
 	dkim_opendkim "$zone" "$@" >"$T/v.od"
 	dkim_cli "$zone" "$@" >"$T/v.cli"
-	grep -h '^fail' "$T/v.py" "$T/v.od" "$T/v.cli" | sed 's/^/# verifier: /' >&2
+	grep -h '^fail' "$T/v.py" "$T/v.od" "$T/v.cli" | sed 's/^/# verifier: /' >&3
 	paste -d/ <(cut -c1-4 "$T/v.py") <(cut -c1-4 "$T/v.od") \
 	    <(cut -c1-4 "$T/v.cli")
 }
