@@ -33,6 +33,7 @@
 
 #include "addr.h"
 #include "conf.h"
+#include "dkim.h"
 
 #ifndef SYSCONFDIR
 #define SYSCONFDIR "/etc"
@@ -402,6 +403,8 @@ account_new(const char *name, const char *file, int line)
 	a->retry_max = 3600;
 	a->max_queue_time = 5 * 86400;
 	a->bounce = 1;
+	a->dkim_hcanon = DKIM_CANON_RELAXED;
+	a->dkim_bcanon = DKIM_CANON_RELAXED;
 	return a;
 }
 
@@ -437,6 +440,10 @@ account_free(struct account *a)
 	free(a->qualify_domain);
 	free(a->bounce_to);
 	free(a->warmup);
+	free(a->dkim_domain);
+	free(a->dkim_selector);
+	free(a->dkim_key);
+	free(a->dkim_headers);
 	free(a);
 }
 
@@ -1242,6 +1249,70 @@ k_bounce(struct pctx *p, struct sec *s, const char *v)
 }
 
 static int
+k_dkim_domain(struct pctx *p, struct sec *s, const char *v)
+{
+	if (*v == '[')
+		return perr(p, "a domain name, not an address literal");
+	return domain_key(p, &s->a->dkim_domain, v);
+}
+
+static int
+k_dkim_selector(struct pctx *p, struct sec *s, const char *v)
+{
+	if (*v != '\0' && dkim_check_selector(v) != 0)
+		return perr(p, "not a selector (labels of letters, digits and "
+		    "'-', separated by dots): \"%s\"", p->vshow);
+	set_str(&s->a->dkim_selector, v);
+	return 0;
+}
+
+/* Only the path: relayq (set-group-ID in system mode) never opens it. */
+static int
+k_dkim_key(struct pctx *p, struct sec *s, const char *v)
+{
+	return file_key(p, &s->a->dkim_key, v);
+}
+
+static int
+k_dkim_headers(struct pctx *p, struct sec *s, const char *v)
+{
+	const char *why;
+
+	if (*v != '\0' && dkim_check_headers(v, &why) != 0)
+		return perr(p, "%s", why);
+	set_str(&s->a->dkim_headers, v);
+	return 0;
+}
+
+static int
+k_dkim_canon(struct pctx *p, struct sec *s, const char *v)
+{
+	enum dkim_canon h, b;
+
+	if (*v == '\0') {
+		h = b = DKIM_CANON_RELAXED;
+	} else if (dkim_parse_canon(v, &h, &b) != 0) {
+		return perr(p, "expected HEADER/BODY with each simple or "
+		    "relaxed (e.g. relaxed/relaxed), not \"%s\"", p->vshow);
+	}
+	s->a->dkim_hcanon = (int)h;
+	s->a->dkim_bcanon = (int)b;
+	return 0;
+}
+
+static int
+k_dkim_expire(struct pctx *p, struct sec *s, const char *v)
+{
+	int on;
+
+	if (*v == '\0' || (parse_onoff(v, &on) == 0 && !on)) {
+		s->a->dkim_expire = 0;
+		return 0;
+	}
+	return duration_key(p, v, 365 * 86400, &s->a->dkim_expire);
+}
+
+static int
 k_queue_dir(struct pctx *p, struct sec *s, const char *v)
 {
 	char *d;
@@ -1397,6 +1468,12 @@ static const struct key keys[] = {
 	{ "max_queue_time",		k_max_queue_time,	0 },
 	{ "bounce",			k_bounce,		0 },
 	{ "warmup",			k_warmup,		0 },
+	{ "dkim_domain",		k_dkim_domain,		0 },
+	{ "dkim_selector",		k_dkim_selector,	0 },
+	{ "dkim_key",			k_dkim_key,		0 },
+	{ "dkim_headers",		k_dkim_headers,		0 },
+	{ "dkim_canon",			k_dkim_canon,		0 },
+	{ "dkim_expire",		k_dkim_expire,		0 },
 	{ "queue_dir",			k_queue_dir,		KF_GLOBAL },
 	/* msmtp keys with a relayq meaning of their own. */
 	{ "keepbcc",			k_keepbcc,		0 },
@@ -1774,6 +1851,13 @@ finish_account(struct reader *r, struct sec *s)
 		    "empty, so no certificate authority is trusted: set "
 		    "tls_fingerprint, or remove this line to use the system "
 		    "trust store");
+	/* dkim_domain turns signing on; selector and key may come from
+	   defaults shared by accounts of several domains. */
+	if (a->dkim_domain != NULL &&
+	    (a->dkim_selector == NULL || a->dkim_key == NULL))
+		return final_err(r, s, key_index("dkim_domain"), "signing "
+		    "for %s needs dkim_selector and dkim_key as well",
+		    a->dkim_domain);
 	if (a->retry_min > a->retry_max)
 		return final_err(r, s, key_index(s->setline[key_index(
 		    "retry_min")] > s->setline[key_index("retry_max")] ?

@@ -122,6 +122,16 @@ struct account {
 						   ...; after the last, unlimited
 						   (acctstate.h) */
 	size_t		 nwarmup;		/* 0: no warm-up */
+
+	/* DKIM signing at flush time (dkim.h): on with dkim_domain. */
+	char		*dkim_domain;		/* d=; NULL: no signing */
+	char		*dkim_selector;		/* s= */
+	char		*dkim_key;		/* PEM file: only relayq-flush
+						   opens it, never relayq */
+	char		*dkim_headers;		/* NULL: dkim_default_headers() */
+	int		 dkim_hcanon;		/* enum dkim_canon, default */
+	int		 dkim_bcanon;		/*   relaxed/relaxed */
+	long long	 dkim_expire;		/* x= after this; 0: none */
 };
 
 struct conf {

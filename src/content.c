@@ -152,3 +152,43 @@ content_close(struct content *c)
 	buf_free(&c->out);
 	free(c);
 }
+
+int
+content_dkim(struct qmsg *m, struct content_transform *transform,
+    const struct dkim_signer *signer, long long now, char **field,
+    struct rq_err *err)
+{
+	struct content *c = NULL;
+	struct dkim_msg *dm;
+	char *piece;
+	ssize_t got;
+	int rc;
+
+	*field = NULL;
+	/* A transform changes the body: the hash made at submit is moot. */
+	dm = dkim_msg_new(signer, transform == NULL &&
+	    m->env.dkim_bh[0] != '\0' ? m->env.dkim_bh : NULL);
+	rc = content_open(m, transform, NULL, &c, err);
+	piece = xmalloc(CHUNK);
+	while (rc == 0) {
+		got = content_read(c, piece, CHUNK, err);
+		if (got < 0) {
+			rc = err->ex;
+			break;
+		}
+		if (got == 0)
+			break;
+		rc = dkim_msg_feed(dm, piece, (size_t)got, err);
+		if (rc == 1) {
+			/* The header section is all that was still needed. */
+			rc = 0;
+			break;
+		}
+	}
+	if (rc == 0)
+		rc = dkim_msg_sign(dm, now, field, err);
+	free(piece);
+	content_close(c);
+	dkim_msg_free(dm);
+	return rc;
+}

@@ -14,12 +14,17 @@
  *
  * Line ends and dot-stuffing are smtp.c's business (smtp_canon); what
  * comes out here is message content with CRLF line ends, as queued.
+ *
+ * DKIM (content_dkim) reads the same pipeline, before the transaction,
+ * so that the signature covers the header and body exactly as they go
+ * out: through the same transform, when there is one.
  */
 #ifndef RELAYQ_CONTENT_H
 #define RELAYQ_CONTENT_H
 
 #include <sys/types.h>
 
+#include "dkim.h"
 #include "queue.h"
 #include "status.h"
 #include "util.h"
@@ -57,5 +62,21 @@ int	content_open(struct qmsg *m, struct content_transform *transform,
 ssize_t	content_read(struct content *, void *buf, size_t n,
 	    struct rq_err *err);
 void	content_close(struct content *);	/* NULL is fine */
+
+/*
+ * The DKIM-Signature field for m's content as it goes on the wire
+ * through transform (taken over as by content_open; NULL: as queued),
+ * signed by signer with t=now, in *field (allocated, ending in CRLF; it
+ * is the prefix for content_open).  Without a transform, the body hash
+ * recorded at submit (m->env.dkim_bh) is used when its canonicalisation
+ * is the signer's, and only the header section is read; otherwise one
+ * streaming pass over the content hashes the body.  *field is NULL when
+ * the message already has a signature for the signer's domain.  Errors:
+ * content_read's (EX_IOERR, EX_DATAERR, the transform's), EX_DATAERR for
+ * a header section too large to sign, EX_SOFTWARE from the crypto.
+ */
+int	content_dkim(struct qmsg *m, struct content_transform *transform,
+	    const struct dkim_signer *signer, long long now, char **field,
+	    struct rq_err *err);
 
 #endif

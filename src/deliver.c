@@ -9,7 +9,8 @@
  *     reached, not held; all of them with --all), each with its account:
  *     the one its envelope names, else the one whose "from" matches the
  *     sender, else the default;
- *  2. per account, opens the first session itself (hosts in failover
+ *  2. per account, loads what it needs once (TLS files, the password,
+ *     the DKIM key), opens the first session itself (hosts in failover
  *     order); when that works, forks min(connections, messages) - 1
  *     workers and is the last worker itself.  The workers share, in an
  *     anonymous shared mapping, the index of the next message to take,
@@ -82,6 +83,7 @@ struct job {
 	const struct account		*a;
 	struct strlist			 ids;
 	struct tls_ctx			*tls;
+	struct dkim_signer		*dkim;	/* NULL: no DKIM signing */
 	char				*password;
 	char				*name;	/* EHLO, Reporting-MTA */
 	struct shared			*sh;
@@ -141,6 +143,23 @@ deliver_backoff(const struct account *a, int attempts)
 	for (i = 1; i < attempts && d < max; i++)
 		d *= 2;
 	return d < max ? d : max;
+}
+
+int
+deliver_dkim_signer(const struct account *a, struct dkim_signer **out,
+    struct rq_err *err)
+{
+	struct dkim_signer_params p;
+
+	memset(&p, 0, sizeof(p));
+	p.domain = a->dkim_domain;
+	p.selector = a->dkim_selector;
+	p.key_file = a->dkim_key;
+	p.headers = a->dkim_headers;
+	p.hcanon = (enum dkim_canon)a->dkim_hcanon;
+	p.bcanon = (enum dkim_canon)a->dkim_bcanon;
+	p.expire = a->dkim_expire;
+	return dkim_signer_new(&p, out, err);
 }
 
 char *
@@ -543,6 +562,7 @@ open_session(struct job *j, struct rq_err *err)
 	p.tls = j->tls;
 	p.ehlo = j->name;
 	p.password = j->password;
+	p.dkim = j->dkim;
 	p.trace = j->o->trace;
 	p.trace_arg = j->o->trace_arg;
 	for (h = 0; h < a->hosts.n; h++) {
@@ -749,6 +769,14 @@ run_job(struct job *j, struct deliver_stats *stats)
 		return 0;
 	}
 	if (auth_wanted(a) && conf_password(a, &j->password, &err) != 0) {
+		log_line(LOG_ERR, "account %s: %s", a->name, err.msg);
+		notice(j->o, "account %s: %s", a->name, err.msg);
+		stats->config_error = 1;
+		return 0;
+	}
+	if (a->dkim_domain != NULL &&
+	    deliver_dkim_signer(a, &j->dkim, &err) != 0) {
+		/* Unsigned mail could be refused (DMARC): it waits. */
 		log_line(LOG_ERR, "account %s: %s", a->name, err.msg);
 		notice(j->o, "account %s: %s", a->name, err.msg);
 		stats->config_error = 1;
@@ -974,6 +1002,7 @@ deliver_run(struct queue *q, const struct deliver_opts *o,
 			munmap(j->sh, sizeof(*j->sh));
 		if (j->tls != NULL)
 			tls_ctx_free(j->tls);
+		dkim_signer_free(j->dkim);
 		free_secret(j->password);
 		free(j->name);
 		strlist_free(&j->ids);

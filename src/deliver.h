@@ -78,6 +78,13 @@ void	deliver_signal_workers(int sig);
  */
 long long deliver_backoff(const struct account *, int attempts);
 
+/*
+ * The account's DKIM signer (dkim_signer_new with its dkim_* keys), for
+ * a run and for --check.  Errors: EX_CONFIG.
+ */
+int	deliver_dkim_signer(const struct account *, struct dkim_signer **,
+	    struct rq_err *);
+
 /* Our name for EHLO and Reporting-MTA: the account's domain (by default
  * the host name), its canonical name when that is bare and the resolver
  * knows a fully qualified one, as an A-label; allocated. */

@@ -4,7 +4,7 @@
  * SPDX-License-Identifier: GPL-3.0-or-later
  *
  * A struct conn is a TCP connection to the smart host, plain or TLS (via
- * tls.h; only tls.c includes GnuTLS).  Output is collected in a buffer and
+ * tls.h; only tls.c uses GnuTLS for TLS).  Output is collected in a buffer and
  * goes out in as few write(2)s as possible when conn_flush() is called, with
  * TCP_NODELAY set, so a pipelined command group or the end of a message is
  * one segment and never waits for Nagle or a delayed ACK.  Input is read

@@ -248,6 +248,8 @@ queue_print_msg(struct queue *q, const char *id, FILE *out,
 	fprintf(out, "body: %s%s%s\n", m->env.body_8bitmime ? "8BITMIME" :
 	    "7BIT", m->env.eightbit ? ", has 8-bit octets" : "",
 	    m->env.smtputf8 ? ", needs SMTPUTF8" : "");
+	if (m->env.dkim_bh[0] != '\0')
+		fprintf(out, "dkim-body-hash: %s\n", m->env.dkim_bh);
 	fprintf(out, "attempts: %d\n", m->st.attempts);
 	if (m->st.last_attempt != 0) {
 		rfc3339_date(date, sizeof(date), (time_t)m->st.last_attempt);

@@ -38,12 +38,15 @@
  *	rcpt bob@example.net			one per recipient, at least one
  *	data
  *	<content: exactly N octets, CRLF line ends, as the writer got them>
- *	end size=N eightbit=0 smtputf8=0
+ *	end size=N eightbit=0 smtputf8=0 [dkim-bh=relaxed:BASE64]
  *
  * The trailer line is the end marker and must end the file exactly: a file
  * is accepted only if the trailer parses and N equals the file size minus
  * the envelope and the trailer.  Content lines end in CRLF, so no content
- * line can pass for the LF-terminated trailer.
+ * line can pass for the LF-terminated trailer.  dkim-bh (optional: only
+ * when the submitting account signs) is the DKIM body hash of the content
+ * with that body canonicalisation (dkim.h); files without it read as
+ * before.
  *
  * STATE FILE, version 1 (rewritten whole, atomically, under the lock):
  *
@@ -91,7 +94,7 @@
 #define LINE_MAX_ENV	8192		/* one envelope or state line */
 #define ENV_MAX		(16 * 1024 * 1024) /* a whole envelope */
 #define STATE_MAX	(16 * 1024 * 1024)
-#define TRAILER_MAX	96
+#define TRAILER_MAX	160		/* with dkim-bh= (about 110) */
 
 enum { D_TMP, D_MSG, D_STATE, D_FAILED, NSUB };
 
@@ -117,6 +120,7 @@ struct qwriter {
 	long long	 data_off;	/* where the content starts */
 	long long	 size;		/* content octets accepted */
 	int		 dead_ex;	/* set when an error removed the file */
+	struct dkim_bh	*bh;		/* the DKIM body hash, or NULL */
 };
 
 /* ---- small helpers -------------------------------------------------------- */
@@ -775,6 +779,9 @@ queue_writer_open(struct queue *q, struct envelope *env,
 	}
 	envelope_format(&b, env);
 	w->data_off = (long long)b.len;
+	/* Without a hash (GnuTLS out of memory) the flush makes one. */
+	if (env->dkim_canon != DKIM_CANON_NONE)
+		w->bh = dkim_bh_new((enum dkim_canon)env->dkim_canon, 1);
 	ex = writer_put(w, b.data, b.len, err);
 	buf_free(&b);
 	if (ex != 0) {
@@ -797,6 +804,8 @@ queue_writer_write(struct qwriter *w, const void *p, size_t n,
 	if (ex != 0)
 		return ex;
 	w->size += (long long)n;
+	if (w->bh != NULL)
+		dkim_bh_feed(w->bh, p, n);
 	return 0;
 }
 
@@ -850,7 +859,7 @@ queue_writer_commit(struct qwriter *w, const struct envelope *env,
     struct rq_err *err)
 {
 	struct queue *q;
-	char trailer[TRAILER_MAX];
+	char trailer[TRAILER_MAX], bh[DKIM_BH_MAX];
 	int ex, n, fd, e;
 
 	if (w == NULL)
@@ -860,9 +869,15 @@ queue_writer_commit(struct qwriter *w, const struct envelope *env,
 		ex = writer_dead(w, err);
 		goto out;
 	}
+	bh[0] = '\0';
+	if (w->bh != NULL) {
+		dkim_bh_end(w->bh, bh);
+		w->bh = NULL;
+	}
 	n = snprintf(trailer, sizeof(trailer),
-	    "end size=%lld eightbit=%d smtputf8=%d\n", w->size,
-	    env->eightbit ? 1 : 0, env->smtputf8 ? 1 : 0);
+	    "end size=%lld eightbit=%d smtputf8=%d%s%s\n", w->size,
+	    env->eightbit ? 1 : 0, env->smtputf8 ? 1 : 0,
+	    bh[0] != '\0' ? " dkim-bh=" : "", bh);
 	ex = writer_put(w, trailer, (size_t)n, err);
 	if (ex == 0)
 		ex = writer_flush(w, err);
@@ -905,6 +920,7 @@ queue_writer_commit(struct qwriter *w, const struct envelope *env,
 	ex = 0;
 out:
 	writer_close_fds(w);
+	dkim_bh_free(w->bh);
 	free(w->buf);
 	free(w);
 	return ex;
@@ -918,6 +934,7 @@ queue_writer_abort(struct qwriter *w)
 	if (w->dead_ex == 0)
 		unlinkat(w->q->sub[D_TMP], w->tmpname, 0);
 	writer_close_fds(w);
+	dkim_bh_free(w->bh);
 	free(w->buf);
 	free(w);
 }
@@ -1181,12 +1198,16 @@ expect(const char *s, const char *lit)
 }
 
 /*
- * Parse a complete trailer line "end size=N eightbit=B smtputf8=U\n" that
- * must fill t exactly.
+ * Parse a complete trailer line "end size=N eightbit=B smtputf8=U\n",
+ * optionally with " dkim-bh=CANON:BASE64" before the LF, that must fill t
+ * exactly.  bh gets the hash, or "".
  */
 static int
-parse_trailer(const char *t, long long *size, int *eightbit, int *smtputf8)
+parse_trailer(const char *t, long long *size, int *eightbit, int *smtputf8,
+    char bh[DKIM_BH_MAX])
 {
+	const char *nl;
+
 	const char *s = expect(t, "end size=");
 
 	if (s != NULL)
@@ -1200,7 +1221,20 @@ parse_trailer(const char *t, long long *size, int *eightbit, int *smtputf8)
 	if (s == NULL || (*s != '0' && *s != '1'))
 		return -1;
 	*smtputf8 = *s++ == '1';
-	return strcmp(s, "\n") == 0 ? 0 : -1;
+	bh[0] = '\0';
+	if (strcmp(s, "\n") == 0)
+		return 0;
+	s = expect(s, " dkim-bh=");
+	if (s == NULL || (nl = strchr(s, '\n')) == NULL || nl[1] != '\0' ||
+	    (size_t)(nl - s) >= DKIM_BH_MAX)
+		return -1;
+	memcpy(bh, s, (size_t)(nl - s));
+	bh[nl - s] = '\0';
+	if (!dkim_bh_valid(bh)) {
+		bh[0] = '\0';
+		return -1;
+	}
+	return 0;
 }
 
 static int
@@ -1235,7 +1269,8 @@ read_trailer(int fd, const char *id, long long data_off, long long fsize,
 			break;
 		cand = p;
 	}
-	if (cand == NULL || parse_trailer(cand, &size, &eb, &u8) != 0)
+	if (cand == NULL || parse_trailer(cand, &size, &eb, &u8,
+	    env->dkim_bh) != 0)
 		return corrupt(err, id, what, 0, "no valid end marker");
 	if (data_off + size != fsize - (long long)strlen(cand))
 		return corrupt(err, id, what, 0,

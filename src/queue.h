@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <sys/types.h>
 
+#include "dkim.h"
 #include "status.h"
 #include "util.h"
 
@@ -103,6 +104,14 @@ struct envelope {
 	long long	size;			/* content octets */
 	int		eightbit;		/* content has octets >= 0x80 */
 	int		smtputf8;		/* UTF-8 in headers or envelope */
+	/*
+	 * DKIM (dkim.h): a writer given dkim_canon (not DKIM_CANON_NONE)
+	 * hashes the body as it is written and stores "CANON:BASE64" in
+	 * the trailer; a reader puts it in dkim_bh ("" when the file has
+	 * none), for the flush to sign without reading the body again.
+	 */
+	int		dkim_canon;		/* enum dkim_canon */
+	char		dkim_bh[DKIM_BH_MAX];
 };
 
 void	envelope_free(struct envelope *);	/* frees members, not env */
@@ -138,7 +147,8 @@ ssize_t	queue_writer_pread(struct qwriter *, void *, size_t n, long long off,
 	    struct rq_err *);
 long long queue_writer_size(const struct qwriter *);	/* content so far */
 /*
- * Finish: trailer (size, eightbit, smtputf8 from env), fsync, checked
+ * Finish: trailer (size, eightbit, smtputf8 from env; the body hash when
+ * the writer was opened with env->dkim_canon), fsync, checked
  * close, rename into msg/, fsync of msg/ and tmp/.  Only a 0 return means
  * the message is on stable storage.  On error the temporary file is gone.
  * Frees w either way.

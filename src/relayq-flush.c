@@ -26,6 +26,7 @@
 #include "auth.h"
 #include "conf.h"
 #include "deliver.h"
+#include "dkim.h"
 #include "log.h"
 #include "queue.h"
 #include "reply.h"
@@ -220,6 +221,89 @@ check_hint(enum smtp_stage stage, const char *msg)
 	return "";
 }
 
+/*
+ * The TXT record as a zone file line: character-strings of at most 255
+ * octets (RFC 1035 section 3.3), which an RSA-2048 record exceeds.
+ */
+static void
+zone_line(const char *name, const char *value, struct buf *b)
+{
+	size_t n = strlen(value), i;
+
+	buf_addf(b, "%s. IN TXT (", name);
+	for (i = 0; i < n; i += 250)
+		buf_addf(b, " \"%.*s\"", (int)(n - i < 250 ? n - i : 250),
+		    value + i);
+	buf_addstr(b, " )");
+}
+
+/* --check's DKIM part: the key, a signature made and verified, the TXT. */
+static int
+check_dkim(const struct account *a)
+{
+	struct dkim_signer *ds = NULL;
+	struct rq_err err;
+	struct buf b;
+	char *name = NULL, *value = NULL;
+
+	if (deliver_dkim_signer(a, &ds, &err) != 0) {
+		printf("DKIM problem: %s\n", err.msg);
+		printf("hint: the key must be a PEM file made for example "
+		    "with certtool --generate-privkey --key-type=ed25519 (or "
+		    "rsa --bits=2048), owned by the user relayq-flush runs "
+		    "as, mode 600; until it loads, this account's mail stays "
+		    "queued\n");
+		return EX_CONFIG;
+	}
+	printf("DKIM: signing as d=%s s=%s with %s (", dkim_signer_domain(ds),
+	    dkim_signer_selector(ds), dkim_signer_algorithm(ds));
+	if (strcmp(dkim_signer_algorithm(ds), "rsa-sha256") == 0)
+		printf("%u-bit RSA", dkim_signer_bits(ds));
+	else
+		printf("Ed25519");
+	printf(" key %s)\n", a->dkim_key);
+	printf("DKIM: c=%s/%s, ",
+	    dkim_canon_name((enum dkim_canon)a->dkim_hcanon),
+	    dkim_canon_name((enum dkim_canon)a->dkim_bcanon));
+	if (a->dkim_expire > 0)
+		printf("signatures expire %llds after signing (x=)\n",
+		    a->dkim_expire);
+	else
+		printf("signatures do not expire (no x=)\n");
+	printf("DKIM: fields signed (+: oversigned): %s\n",
+	    dkim_signer_headers(ds));
+	if (dkim_signer_selftest(ds, &err) != 0) {
+		printf("DKIM problem: %s\n", err.msg);
+		dkim_signer_free(ds);
+		return EX_CONFIG;
+	}
+	printf("DKIM: key ok: a test signature verifies with its public "
+	    "key\n");
+	if (dkim_signer_txt(ds, &name, &value, &err) != 0) {
+		printf("DKIM problem: %s\n", err.msg);
+		dkim_signer_free(ds);
+		return EX_CONFIG;
+	}
+	printf("DKIM: publish this TXT record (receivers look it up to "
+	    "verify):\n");
+	printf("  name:  %s\n", name);
+	printf("  value: %s\n", value);
+	buf_init(&b);
+	zone_line(name, value, &b);
+	printf("  zone file: %s\n", b.data);
+	if (strcmp(dkim_signer_algorithm(ds), "ed25519-sha256") == 0)
+		printf("hint: not every receiver verifies ed25519-sha256 "
+		    "yet (RFC 8463); an RSA key is the safe choice for a "
+		    "single signature\n");
+	else if (dkim_signer_bits(ds) < 2048)
+		printf("hint: RFC 8301 recommends RSA keys of 2048 bits\n");
+	buf_free(&b);
+	free(name);
+	free(value);
+	dkim_signer_free(ds);
+	return EX_OK;
+}
+
 static int
 check_account(const struct conf *conf, const char *name, int verbose)
 {
@@ -249,6 +333,8 @@ check_account(const struct conf *conf, const char *name, int verbose)
 	}
 	printf("account %s (%s:%d)\n", a->name, a->file != NULL ? a->file :
 	    "?", a->line);
+	if (a->dkim_domain != NULL)
+		worst = check_dkim(a);
 	if (a->hosts.n == 0) {
 		printf("problem: the account has no host\n");
 		return EX_CONFIG;

@@ -781,6 +781,14 @@ fill_envelope(const struct ctx *c, struct envelope *env)
 		env->dsn_envid = xstrdup(o->dsn_envid);
 	env->body_8bitmime = o->body != NULL &&
 	    rq_strcasecmp(o->body, "8BITMIME") == 0;
+	/*
+	 * An account that signs gets its body hash now, while the content
+	 * streams into the queue: the flush then signs without reading a
+	 * big body a second time.  Only the canonicalisation is needed,
+	 * never the key (which this binary must not be able to read).
+	 */
+	if (a != NULL && a->dkim_domain != NULL)
+		env->dkim_canon = a->dkim_bcanon;
 }
 
 /* ---- starting the flush ---------------------------------------------------- */

@@ -30,6 +30,9 @@
  *  - the content is filtered on its way out (smtp_canon_feed) so that the
  *    wire never carries a bare CR or LF or an early end of data, whatever
  *    the queue file holds;
+ *  - with DKIM, the message is signed before its transaction starts, over
+ *    the content exactly as open_content() will send it (the same
+ *    transform), and SIZE= counts the DKIM-Signature field;
  *  - every read has a timeout: the account's, or RFC 5321 section
  *    4.5.3.2's minimums.
  */
@@ -74,6 +77,7 @@
 
 struct smtp {
 	const struct account	*acct;
+	const struct dkim_signer *dkim;		/* NULL: no signing */
 	char			*host;		/* as configured */
 	char			*ahost;		/* A-label, for DNS and TLS */
 	struct conn		*c;
@@ -515,6 +519,7 @@ smtp_open(const struct smtp_params *p, struct smtp **out,
 	*stage = SMTP_STAGE_CONNECT;
 	s = xcalloc(1, sizeof(*s));
 	s->acct = a;
+	s->dkim = p->dkim;
 	s->host = xstrdup(p->host);
 	s->trace = p->trace;
 	s->trace_arg = p->trace_arg;
@@ -724,15 +729,51 @@ dsn_notify(const struct smtp *s, const struct envelope *env, struct buf *out)
 }
 
 /*
+ * The transform m's content needs on this session, if any: 1 with *tr
+ * filled, 0 for none (the content goes as queued).  The 8BITMIME
+ * downgrade plugs in here; signing and sending both call this, each for
+ * a fresh transform, so that DKIM signs what is sent.
+ */
+static int
+content_transform_for(struct smtp *s, struct qmsg *m,
+    struct content_transform *tr)
+{
+	(void)s;
+	(void)m;
+	memset(tr, 0, sizeof(*tr));
+	return 0;
+}
+
+/*
  * The content pipeline for m on this session (content.h): the one place
  * that decides what goes on the wire instead of the file as queued.
  */
 static int
-open_content(struct smtp *s, struct qmsg *m, struct content **out,
+open_content(struct smtp *s, struct qmsg *m, const char *prefix,
+    struct content **out, struct rq_err *err)
+{
+	struct content_transform tr;
+
+	return content_open(m, content_transform_for(s, m, &tr) ? &tr : NULL,
+	    prefix, out, err);
+}
+
+/*
+ * The DKIM-Signature field m gets on this session, or NULL (no signer,
+ * or already signed for our domain), made from the pipeline that
+ * open_content() will use.
+ */
+static int
+sign_content(struct smtp *s, struct qmsg *m, char **field,
     struct rq_err *err)
 {
-	(void)s;
-	return content_open(m, NULL, NULL, out, err);
+	struct content_transform tr;
+
+	*field = NULL;
+	if (s->dkim == NULL)
+		return 0;
+	return content_dkim(m, content_transform_for(s, m, &tr) ? &tr : NULL,
+	    s->dkim, (long long)rq_now(), field, err);
 }
 
 /*
@@ -740,8 +781,8 @@ open_content(struct smtp *s, struct qmsg *m, struct content **out,
  * chunks.  Returns 0, or an EX_ code with the session dead.
  */
 static int
-send_content(struct smtp *s, struct qmsg *m, int bdat, struct reply *r,
-    struct rq_err *err)
+send_content(struct smtp *s, struct qmsg *m, const char *prefix, int bdat,
+    struct reply *r, struct rq_err *err)
 {
 	struct smtp_canon cs;
 	struct content *c = NULL;
@@ -756,10 +797,11 @@ send_content(struct smtp *s, struct qmsg *m, int bdat, struct reply *r,
 		char t[64];
 
 		(void)snprintf(t, sizeof(t), "[%lld octets of content]",
-		    m->env.size);
+		    m->env.size + (long long)(prefix != NULL ?
+		    strlen(prefix) : 0));
 		trace(s, "-->", t);
 	}
-	rc = open_content(s, m, &c, err);
+	rc = open_content(s, m, prefix, &c, err);
 	while (rc == 0) {
 		got = content_read(c, s->rbuf, READ_CHUNK, err);
 		if (got < 0) {
@@ -907,6 +949,31 @@ precheck(struct smtp *s, struct qmsg *m, struct smtp_result *res, int *state,
 	return left;
 }
 
+/*
+ * A message that could not be signed is not sent: its recipients get the
+ * transform's own status (its message starts with one), else 5.6.0 for a
+ * content that will never sign (EX_DATAERR), else 4.3.0, to try again.
+ */
+static void
+sign_failed(struct smtp_result *res, int *state, const struct rq_err *e)
+{
+	const char *m = e->msg;
+	enum outcome o;
+	char *t;
+
+	if ((m[0] == '4' || m[0] == '5') && m[1] == '.' &&
+	    m[2] >= '0' && m[2] <= '9') {
+		o = m[0] == '5' ? OUT_PERM : OUT_TEMP;
+		t = xasprintf("%s", m);
+	} else {
+		o = e->ex == EX_DATAERR ? OUT_PERM : OUT_TEMP;
+		t = xasprintf("%s cannot DKIM-sign the message: %s",
+		    o == OUT_PERM ? "5.6.0" : "4.3.0", m);
+	}
+	settle(res, state, RS_WAIT, o, t);
+	free(t);
+}
+
 /* One transaction's working state. */
 struct txn {
 	struct smtp		*s;
@@ -916,6 +983,7 @@ struct txn {
 	char			**rcpts;	/* addresses as sent */
 	char			*sender;
 	int			 use_utf8;
+	char			*dkim;		/* the DKIM-Signature, or NULL */
 	struct reply		 r;
 	size_t			 accepted;
 	char			*mail_text;	/* MAIL's reply when it failed */
@@ -945,7 +1013,8 @@ mail_command(struct txn *x, struct buf *cmd)
 	buf_reset(cmd);
 	buf_addf(cmd, "MAIL FROM:<%s>", x->sender);
 	if (s->caps.size)
-		buf_addf(cmd, " SIZE=%lld", env->size);
+		buf_addf(cmd, " SIZE=%lld", env->size + (long long)(x->dkim !=
+		    NULL ? strlen(x->dkim) : 0));
 	if ((env->eightbit || env->body_8bitmime) && s->caps.eightbitmime)
 		buf_addstr(cmd, " BODY=8BITMIME");
 	if (x->use_utf8)
@@ -1169,7 +1238,7 @@ transaction(struct txn *x, struct buf *cmd, int bdat, struct rq_err *err)
 		return 0;
 	}
 
-	rc = send_content(s, x->m, bdat, &x->r, err);
+	rc = send_content(s, x->m, x->dkim, bdat, &x->r, err);
 	if (rc != 0)
 		return rc;
 	t = reply_oneline(&x->r);
@@ -1187,6 +1256,7 @@ smtp_send(struct smtp *s, struct qmsg *m, struct smtp_result *res,
 {
 	struct txn x;
 	struct buf cmd;
+	struct rq_err e;
 	char *t;
 	int bdat, rc = 0;
 	size_t i, k, nalloc;
@@ -1221,6 +1291,10 @@ smtp_send(struct smtp *s, struct qmsg *m, struct smtp_result *res,
 	if (precheck(s, m, res, x.state, &x.use_utf8, &x.sender,
 	    x.rcpts) == 0)
 		goto out;
+	if (sign_content(s, m, &x.dkim, &e) != 0) {
+		sign_failed(res, x.state, &e);
+		goto out;
+	}
 	bdat = s->caps.chunking && !s->helo;
 
 	/*
@@ -1276,6 +1350,7 @@ out:
 	free(x.state);
 	free(x.sender);
 	free(x.mail_text);
+	free(x.dkim);
 	buf_free(&cmd);
 	reply_free(&x.r);
 	return rc;

@@ -19,6 +19,7 @@
 #include <stddef.h>
 
 #include "conf.h"
+#include "dkim.h"
 #include "queue.h"
 #include "reply.h"
 #include "status.h"
@@ -41,6 +42,7 @@ struct smtp_params {
 	struct tls_ctx		*tls;	/* NULL: the account has tls off */
 	const char		*ehlo;	/* our name, an A-label or literal */
 	const char		*password; /* NULL: no AUTH even if configured */
+	const struct dkim_signer *dkim;	/* NULL: messages go unsigned */
 	smtp_trace_fn		 trace;	/* NULL: no trace */
 	void			*trace_arg;
 	int			 check;	/* --check: describe, keep going
@@ -100,6 +102,10 @@ void	smtp_result_free(struct smtp_result *);
 /*
  * Send message m (its content is read from m->fd at m->data_off, env.size
  * octets) to the recipients whose state is RCPT_PENDING or RCPT_DEFERRED.
+ * With a DKIM signer, the content is signed before the transaction, as
+ * it will go on this session, and the DKIM-Signature field goes first; a
+ * message that cannot be signed is not sent (5.x.x when it never can be,
+ * 4.x.x otherwise).
  * res is filled for every envelope recipient (tried 0 for the others).
  * Returns 0 when the session can carry another message, or an EX_ code
  * with err set when the session is unusable (connection lost, timeout,

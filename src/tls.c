@@ -1,5 +1,6 @@
 /*
- * relayq -- TLS with GnuTLS (the only file that includes GnuTLS).
+ * relayq -- TLS with GnuTLS (the only file that uses GnuTLS for TLS; dkim.c
+ * uses its crypto for DKIM signing).
  * Copyright (C) 2026 the relayq developers
  * SPDX-License-Identifier: GPL-3.0-or-later
  *

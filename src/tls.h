@@ -1,5 +1,6 @@
 /*
- * relayq -- TLS with GnuTLS (the only file that includes GnuTLS is tls.c).
+ * relayq -- TLS with GnuTLS (tls.c is the only TLS user of GnuTLS; dkim.c
+ * uses its crypto for DKIM).
  * Copyright (C) 2026 the relayq developers
  * SPDX-License-Identifier: GPL-3.0-or-later
  *

@@ -6,7 +6,8 @@
  * Build and run (from the top of the tree):
  *	clang -g -fsanitize=fuzzer,address,undefined -D_GNU_SOURCE -Isrc \
  *	    tests/fuzz/fuzz_queue.c src/queue.c src/qadmin.c src/util.c \
- *	    src/status.c -o fuzz_queue && ./fuzz_queue -max_total_time=20
+ *	    src/status.c src/dkim.c src/idn.c $(pkg-config --libs gnutls \
+ *	    libidn2) -o fuzz_queue && ./fuzz_queue -max_total_time=20
  *
  * The first input byte picks what the rest is:
  *	0: a whole message file;

@@ -5,7 +5,9 @@
 # credentials; the set-group-ID binary refuses -C and -q, ignores
 # RELAYQ_CONFIG, the home configuration and the rest of the environment,
 # and never starts a flush; the flush run as the relayq user delivers
-# everything (AUTH with the secret only it can read) and empties the queue.
+# everything (AUTH with the secret only it can read) and empties the queue;
+# with DKIM, the set-group-ID submit hashes the body and only the relayq
+# user's flush, which alone reads the key, signs.
 #
 # Runs as root, in a private mount namespace: /etc is overlaid (the users,
 # the group, /etc/relayq.conf and the secret exist only inside it) and
@@ -403,6 +405,41 @@ is "$(printf '%s\n' "$envs" | grep -c '^MAIL FROM:<rqalice@example.org>')" 2 \
     "A's two messages have A's envelope sender"
 is "$(printf '%s\n' "$envs" | grep -c '^MAIL FROM:<rqbob@example.org>')" 3 \
     "B's three messages have B's envelope sender"
+# --- (7) DKIM: the key is the relayq user's alone; submitters hash, never sign --
+. "$TOP/tests/lib/dkim.sh"
+dkim_keys "$S/k"
+install -o relayq -g root -m 0600 "$S/k/rsa.key" /etc/relayq/dkim.key
+sed -i 's|^account default : relay$|dkim_domain example.org\ndkim_selector sel\ndkim_key /etc/relayq/dkim.key\n\naccount default : relay|' \
+    /etc/relayq.conf
+like "$(sed -n '/^account relay$/,/^account default/p' /etc/relayq.conf)" \
+    '^dkim_key /etc/relayq/dkim.key$' \
+    "DKIM: the relay account in /etc/relayq.conf names the key (the file stays world-readable)"
+submit_as alice "alice-dkim"
+is "$RC" 0 "DKIM: user A submits through the set-group-ID binary"
+IDK=$NEWID
+like "$(tail -c 120 "$SP/msg/$IDK" 2>/dev/null)" 'dkim-bh=relaxed:' \
+    "DKIM: the set-group-ID submit recorded the body hash"
+alice cat /etc/relayq/dkim.key
+ok "$([ "$RC" -ne 0 ] && [ -z "$OUT" ]; echo $?)" "DKIM: A cannot read the key"
+as "$UA" "$UR" cat /etc/relayq/dkim.key
+ok "$([ "$RC" -ne 0 ] && [ -z "$OUT" ]; echo $?)" \
+    "DKIM: nor can anyone with the queue's group (what the set-group-ID binary has)"
+chgrp relayq /etc/relayq/dkim.key
+chmod 0640 /etc/relayq/dkim.key
+as "$UA" "$UR" cat /etc/relayq/dkim.key
+like "$OUT" 'BEGIN [A-Z ]*PRIVATE KEY' "DKIM: (the control: made group-readable, the group can read it)"
+flushuser "$S/sbin/relayq-flush" --all
+is "$RC" 78 "DKIM: the flush refuses a key the queue's group can read: exit 78"
+ok "$([ -f "$SP/msg/$IDK" ]; echo $?)" "DKIM: ... and the message waits in the queue"
+chmod 0600 /etc/relayq/dkim.key
+before=$(ls "$T/srv"/msg-*.eml | wc -l)
+flushuser "$S/sbin/relayq-flush" --all
+is "$RC" 0 "DKIM: with the key private again the relayq user's flush relays it"
+got="$T/srv/msg-$((before + 1)).eml"
+like "$(head -1 "$got" 2>/dev/null)" '^DKIM-Signature: v=1; a=rsa-sha256; ' \
+    "DKIM: ... signed"
+is "$(dkim_py "$S/k/rsa.txt" "$got")" pass "DKIM: ... and python3-dkim verifies it"
+
 [ "$_tap_failed" -gt 0 ] && {
 	diag "server log:"
 	sed 's/^/#   /' "$T/srv.log" | tail -20

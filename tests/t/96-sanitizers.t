@@ -88,14 +88,15 @@ done
 
 # --- submit and flush scenarios ---------------------------------------------------
 # Submission (options, exit statuses, real clients' command lines, hostile
-# input) and every flush test against the test server or smtp-sink.  Not
+# input), every flush test against the test server or smtp-sink, and DKIM
+# signing with the test server.  Not
 # here: 14-no-network (strace, and LSan cannot run under ptrace), the
 # durability, big-message and Postfix tests (time).
 scen=""
 for t in 10-submit 11-exit-status 12-clients 13-hostile; do
 	[ -f "$S/tests/t/$t.t" ] && scen="$scen $t"
 done
-for f in "$S"/tests/t/4*flush*.t; do
+for f in "$S"/tests/t/4*flush*.t "$S"/tests/t/50-dkim-sign.t; do
 	[ -f "$f" ] && scen="$scen $(basename "$f" .t)"
 done
 for t in $scen; do

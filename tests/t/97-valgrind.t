@@ -7,7 +7,8 @@
 # session on stdin (-bs), the queue listing as JSON, and flushes to the
 # test SMTP server: plain delivery, STARTTLS with SCRAM-SHA-256, a
 # recipient refused with 5xx (a bounce is queued), a message deferred with
-# 4xx (a state file is written and listed).  Without tests/smtpd/rq-testsmtpd
+# 4xx (a state file is written and listed), DKIM signing (the body hash at
+# submit, the signature at flush, --check).  Without tests/smtpd/rq-testsmtpd
 # the plain delivery goes to Postfix's smtp-sink and the others fail.
 # Copyright (C) 2026 the relayq developers
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -222,5 +223,34 @@ vg json-deferred "$RQ" -bp --json
 like "$OUT" '"state": *"deferred"' "-bp --json shows the deferred message"
 like "$OUT" '451 4\.3\.0' "... with its last error"
 vg_clean json-deferred "-bp --json with a state file"
+rm -rf "$T/queue"
+
+# DKIM: the body hash at submit; signing at flush, with the recorded hash
+# and (queued before DKIM was on) with one made at flush; --check.
+. "$TOP/tests/lib/dkim.sh"
+dkim_keys "$T/k"
+server dkim "ehlo PIPELINING 8BITMIME ENHANCEDSTATUSCODES"
+flush_config "$SMTPD_PORT" "host 127.0.0.1" "tls off" "connections 1"
+vg_input dkim-plain-submit 'Subject: before DKIM
+
+body
+' -odq r@example.net
+flush_config "$SMTPD_PORT" "host 127.0.0.1" "tls off" "connections 1" \
+    "dkim_domain example.org" "dkim_selector sel" "dkim_key $T/k/rsa.key"
+vg_input dkim-submit 'From: a@example.org
+Subject: signed
+
+body
+' -odq r@example.net
+like "$(tail -c 100 "$(last_msg)")" 'dkim-bh=relaxed:' "DKIM: the body hash is recorded at submit"
+vg_clean dkim-submit "submit with the DKIM body hash"
+vg flush-dkim "$RQF"
+is "$RC" 0 "DKIM: both messages signed and delivered"
+is "$(dkim_py "$T/k/rsa.txt" "$SMTPD_DIR"/msg-1.eml "$SMTPD_DIR"/msg-2.eml | tr '\n' ' ')" \
+    "pass pass " "... and both verify"
+vg_clean flush-dkim "flush signing with RSA (hash recorded, and made at flush)"
+vg check-dkim "$RQF" --check
+is "$RC" 0 "DKIM: --check with the key"
+vg_clean check-dkim "--check with DKIM"
 
 done_testing

@@ -172,6 +172,15 @@ field(const struct account *a, const char *f)
 		for (size_t i = 0; i < a->nwarmup; i++)
 			buf_addf(&b, "%s%lld", i > 0 ? "," : "",
 			    a->warmup[i]);
+	else if (strcmp(f, "dkim") == 0)
+		buf_addf(&b, "%s|%s|%s", nul(a->dkim_domain),
+		    nul(a->dkim_selector), nul(a->dkim_key));
+	else if (strcmp(f, "dkim_headers") == 0)
+		buf_addstr(&b, nul(a->dkim_headers));
+	else if (strcmp(f, "dkim_canon") == 0)
+		buf_addf(&b, "%d/%d", a->dkim_hcanon, a->dkim_bcanon);
+	else if (strcmp(f, "dkim_expire") == 0)
+		buf_addf(&b, "%lld", a->dkim_expire);
 	else
 		buf_addf(&b, "?unknown field %s", f);
 	return buf_steal(&b);
@@ -359,6 +368,24 @@ static const struct {
 	{ "bounce on", "bounce", "1|(null)" },
 	{ "bounce postmaster@example.org", "bounce",
 	    "1|postmaster@example.org" },
+	{ "", "dkim", "(null)|(null)|(null)" },
+	{ "dkim_domain example.org\ndkim_selector mail\n"
+	    "dkim_key ~/dkim.key", "dkim", "example.org|mail|$H/dkim.key" },
+	{ "dkim_selector mail\ndkim_key /k", "dkim", "(null)|mail|/k" },
+	{ "dkim_domain b\303\274cher.example\ndkim_selector s\ndkim_key /k",
+	    "dkim", "b\303\274cher.example|s|/k" },
+	{ "dkim_domain example.org\ndkim_selector s\ndkim_key /k\n"
+	    "dkim_domain", "dkim", "(null)|s|/k" },
+	{ "", "dkim_headers", "(null)" },
+	{ "dkim_headers +from:to:subject", "dkim_headers", "+from:to:subject" },
+	{ "", "dkim_canon", "2/2" },
+	{ "dkim_canon simple/simple", "dkim_canon", "1/1" },
+	{ "dkim_canon relaxed/simple", "dkim_canon", "2/1" },
+	{ "dkim_canon relaxed", "dkim_canon", "2/1" },
+	{ "dkim_canon simple\ndkim_canon", "dkim_canon", "2/2" },
+	{ "", "dkim_expire", "0" },
+	{ "dkim_expire 7d", "dkim_expire", "604800" },
+	{ "dkim_expire 7d\ndkim_expire off", "dkim_expire", "0" },
 	{ "protocol smtp", "hosts", "h.example" },
 	{ "proxy_host", "hosts", "h.example" },
 	{ "socket", "hosts", "h.example" },
@@ -531,6 +558,21 @@ static const struct {
 	{ "retry_min 2h", 3, "retry_min", "larger than" },
 	{ "bounce maybe", 3, "bounce", "an address" },
 	{ "bounce a@b c@d", 3, "bounce", "an address" },
+	{ "dkim_domain a b", 3, "dkim_domain", "not a domain" },
+	{ "dkim_domain [127.0.0.1]", 3, "dkim_domain", "address literal" },
+	{ "dkim_domain example.org", 3, "dkim_domain",
+	    "needs dkim_selector and dkim_key" },
+	{ "dkim_domain example.org\ndkim_selector s", 3, "dkim_domain",
+	    "needs dkim_selector and dkim_key" },
+	{ "dkim_selector a..b", 3, "dkim_selector", "not a selector" },
+	{ "dkim_selector a;b", 3, "dkim_selector", "not a selector" },
+	{ "dkim_headers to:subject", 3, "dkim_headers", "From must be" },
+	{ "dkim_headers from:from", 3, "dkim_headers", "listed twice" },
+	{ "dkim_headers from:t\303\266", 3, "dkim_headers",
+	    "separated by ':'" },
+	{ "dkim_canon relaxed/strict", 3, "dkim_canon", "simple or relaxed" },
+	{ "dkim_canon nofws", 3, "dkim_canon", "simple or relaxed" },
+	{ "dkim_expire soon", 3, "dkim_expire", "duration" },
 	{ "queue_dir /var/q", 3, "queue_dir", "global key" },
 	{ "protocol lmtp", 3, "protocol", "LMTP is not supported" },
 	{ "protocol http", 3, "protocol", "expected smtp" },

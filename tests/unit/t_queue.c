@@ -1117,6 +1117,115 @@ test_corrupt(void)
 	queue_close(q);
 }
 
+/*
+ * The DKIM body hash in the trailer: written when the envelope asks for
+ * it, equal to the body's own hash, read back; absent in files without
+ * it; a malformed one makes the file corrupt, never a wrong signature.
+ */
+static void
+test_dkim_bh(void)
+{
+	char qd[256], path[512], id[QUEUE_ID_MAX], want[DKIM_BH_MAX];
+	struct queue *q = fresh_queue(qd, sizeof(qd));
+	struct envelope env;
+	struct rq_err err = { 0 };
+	struct dkim_bh *h;
+	struct qmsg *m;
+	char *orig, *bad;
+	size_t olen, blen;
+	int accepted = 0, misread = 0;
+	static const char content[] = "Subject: t\r\nX: folded\r\n  more\r\n"
+	    "\r\nbody  with   spaces \r\n\r\nlast\r\n\r\n\r\n";
+	static const char body[] = "body  with   spaces \r\n\r\nlast\r\n"
+	    "\r\n\r\n";
+	static const struct {
+		const char	*name, *from, *to;
+	} muts[] = {
+		{ "unknown canonicalisation", "dkim-bh=relaxed:",
+		    "dkim-bh=nofws:" },
+		{ "short hash", "=\n", "\n" },
+		{ "junk in the hash", "dkim-bh=relaxed:", "dkim-bh=relaxed:*" },
+		{ "empty value", "dkim-bh=relaxed:", "dkim-bh=\nrelaxed:" },
+		{ "two spaces", " dkim-bh=", "  dkim-bh=" },
+		{ "unknown field", " dkim-bh=", " dkim-xx=" },
+	};
+
+	for (int c = DKIM_CANON_SIMPLE; c <= DKIM_CANON_RELAXED; c++) {
+		h = dkim_bh_new((enum dkim_canon)c, 0);
+		dkim_bh_feed(h, body, strlen(body));
+		dkim_bh_end(h, want);
+		env_init(&env, "a@b.c", "d@e.f");
+		env.dkim_canon = c;
+		if (put_msg(q, &env, content, strlen(content), 7, &err) != 0) {
+			ok(0, "dkim-bh: put: %s", err.msg);
+			return;
+		}
+		snprintf(path, sizeof(path), "%s/msg/%s", qd, env.id);
+		orig = slurp(path, &olen);
+		ok(strstr(orig, "smtputf8=0 dkim-bh=") != NULL &&
+		    strstr(orig, want) != NULL, "dkim-bh: the %s body hash is "
+		    "in the trailer", dkim_canon_name((enum dkim_canon)c));
+		free(orig);
+		if (queue_msg_open(q, env.id, 0, &m, &err) != 0) {
+			ok(0, "dkim-bh: open: %s", err.msg);
+			return;
+		}
+		is_str(m->env.dkim_bh, want, "dkim-bh: read back (%s)",
+		    dkim_canon_name((enum dkim_canon)c));
+		is_int(m->env.size, (long long)strlen(content),
+		    "dkim-bh: the size is still the content's");
+		queue_msg_close(m);
+		envelope_free(&env);
+	}
+
+	/* Without dkim_canon: no field, and an empty hash on reading. */
+	env_init(&env, "a@b.c", "d@e.f");
+	put_msg(q, &env, content, strlen(content), 64, &err);
+	snprintf(path, sizeof(path), "%s/msg/%s", qd, env.id);
+	orig = slurp(path, &olen);
+	ok(strstr(orig, "dkim-bh") == NULL &&
+	    strstr(orig, "smtputf8=0\n") != NULL,
+	    "dkim-bh: none without dkim_canon (the old trailer)");
+	free(orig);
+	if (queue_msg_open(q, env.id, 0, &m, &err) == 0) {
+		is_str(m->env.dkim_bh, "", "dkim-bh: reads as none");
+		queue_msg_close(m);
+	}
+	envelope_free(&env);
+
+	/* Every cut and every mutation of a file with the field. */
+	env_init(&env, "a@b.c", "d@e.f");
+	env.dkim_canon = DKIM_CANON_RELAXED;
+	put_msg(q, &env, content, strlen(content), 3, &err);
+	rq_strlcpy(id, env.id, sizeof(id));
+	snprintf(path, sizeof(path), "%s/msg/%s", qd, id);
+	orig = slurp(path, &olen);
+	for (size_t cut = 0; cut <= olen; cut++) {
+		spit(path, orig, cut);
+		if (queue_msg_open(q, id, 0, &m, &err) != 0) {
+			if (err.ex != EX_DATAERR)
+				misread++;
+			continue;
+		}
+		accepted++;
+		if (cut != olen || !dkim_bh_valid(m->env.dkim_bh))
+			misread++;
+		queue_msg_close(m);
+	}
+	is_int(misread, 0, "dkim-bh: no truncation misread");
+	is_int(accepted, 1, "dkim-bh: only the whole file is accepted");
+	for (size_t i = 0; i < RQ_ARRAY_LEN(muts); i++) {
+		bad = replace(orig, olen, muts[i].from, muts[i].to, &blen);
+		spit(path, bad, blen);
+		is_int(queue_msg_open(q, id, 0, &m, &err), EX_DATAERR,
+		    "dkim-bh: %s rejected", muts[i].name);
+		free(bad);
+	}
+	free(orig);
+	envelope_free(&env);
+	queue_close(q);
+}
+
 /* ---- state files ---------------------------------------------------------- */
 
 static void
@@ -1692,6 +1801,7 @@ main(void)
 	test_group_mode();
 	test_system_mode();
 	test_corrupt();
+	test_dkim_bh();
 	test_state();
 	test_locking();
 	test_lifecycle();
