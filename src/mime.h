@@ -35,6 +35,16 @@ int	rfc5322_is_atext(unsigned char c);
 void	mime_encode_phrase(const char *name, struct buf *out);
 
 /*
+ * Append s[0..len) as RFC 2047 encoded words in charset ("UTF-8",
+ * "unknown-8bit", ...), "Q" or "B" whichever is shorter, each at most 75
+ * octets, separated by single spaces (a caller may fold there).  With
+ * utf8, words split only between UTF-8 characters.  len 0 appends
+ * nothing.
+ */
+void	mime_encode_words(const void *s, size_t len, const char *charset,
+	    int utf8, struct buf *out);
+
+/*
  * Streaming quoted-printable encoder for canonical text (CRLF lines).
  * Feed it any chunks of the input; it appends encoded output to out with
  * CRLF line ends and soft breaks ("=\r\n") so that no output line exceeds

@@ -525,6 +525,7 @@ delimiter(struct mimewalk *w, int k, int close, const char *l, size_t n,
 	int rc;
 
 	while (w->top > k) {
+		topf(w)->p.end_delim = 1;
 		rc = end_top(w, err);
 		if (rc != 0)
 			return rc;
@@ -660,6 +661,12 @@ unsigned
 mw_parts(const struct mimewalk *w)
 {
 	return w->nparts;
+}
+
+int
+mw_clean(const struct mimewalk *w)
+{
+	return w->lblen == 0 && w->pendlen == 0 && !w->cr && !w->fopen;
 }
 
 /* Mid-line octets (no LF among them) of the current line. */

@@ -81,6 +81,8 @@ struct mw_part {
 	int		 in_digest;	/* the parent is multipart/digest */
 	int		 closed;	/* multipart: its close delimiter came
 					   (valid at part_end) */
+	int		 end_delim;	/* at part_end: a delimiter ends it
+					   (else the end of the input) */
 };
 
 /* What a raw event is: structure between and around parts. */
@@ -135,6 +137,11 @@ int	mw_end(struct mimewalk *, struct rq_err *);
 void	mw_free(struct mimewalk *);	/* NULL is fine */
 /* Parts begun so far. */
 unsigned mw_parts(const struct mimewalk *);
+/*
+ * Does the walker hold no octet back (no line start, line end, CR or
+ * field)?  Then everything fed so far has been handed on.
+ */
+int	mw_clean(const struct mimewalk *);
 
 /*
  * Helpers on a field as given to field(): is its name `name`
