@@ -304,7 +304,7 @@ def bigcheck(sent, got):
     """The attachment of both, decoded, streamed through SHA-256."""
     def digest(path, crlf_in):
         h = hashlib.sha256()
-        state, cte, pending = 0, b"", b""
+        state, cte, qp, prev = 0, b"", b"", b""
         with open(path, "rb") as f:
             for ln in f:
                 if crlf_in:
@@ -320,17 +320,14 @@ def bigcheck(sent, got):
                 if ln.startswith(b"--big-b--"):
                     break
                 if cte == b"quoted-printable":
-                    pending += ln
-                    if not ln.endswith(b"=\r\n"):
-                        h.update(binascii.a2b_qp(pending))
-                        pending = b""
-                else:
-                    h.update(pending)
-                    pending = ln
-        if cte == b"quoted-printable":
-            h.update(binascii.a2b_qp(pending))
-        else:
-            h.update(pending[:-2])
+                    qp += ln
+                    if ln.endswith(b"=\r\n"):
+                        continue
+                    ln, qp = binascii.a2b_qp(qp), b""
+                # The line end before the delimiter is not content.
+                h.update(prev)
+                prev = ln
+        h.update(prev[:-2] if prev.endswith(b"\r\n") else prev)
         return h.hexdigest()
     a, b = digest(sent, True), digest(got, False)
     return [(a == b, "the attachment decodes to what was sent (%s...)" % a[:16])]
