@@ -14,8 +14,8 @@
  *	quoted-printable		yes		soft line breaks added,
  *							NUL and (7-bit) 8-bit
  *							octets escaped
- *	base64				yes		re-wrapped at 76, NUL and
- *							8-bit octets dropped
+ *	base64				yes		re-wrapped at 76, octets
+ *							outside the alphabet dropped
  *	other encodings (x-uuencode)	yes		refused
  *	identity labelled 8bit/binary	no, 7-bit path	labelled 7bit
  *	multipart, message/rfc822	-		their parts as above;
@@ -855,8 +855,13 @@ b64wrap_feed(struct rw *r, const unsigned char *d, size_t n)
 				r->col = 0;
 			continue;
 		}
-		/* RFC 2045 6.8: decoders ignore these anyway. */
-		if (c == '\0' || c >= 0x80)
+		/*
+		 * RFC 2045 6.8: decoders ignore anything outside the
+		 * alphabet; dropping it also means no new line can start
+		 * with "--" and pass for a delimiter.
+		 */
+		if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+		    (c >= '0' && c <= '9') || c == '+' || c == '/' || c == '='))
 			continue;
 		if (r->col == B64_LINE) {
 			buf_add(r->out, "\r\n", 2);
@@ -888,6 +893,11 @@ qpfix_feed(struct rw *r, const unsigned char *d, size_t n)
 		if (r->esc == 0 && r->col + u > 75) {
 			buf_add(r->out, "=\r\n", 3);
 			r->col = 0;
+			/* A new line must not start a delimiter. */
+			if (c == '-' && !enc) {
+				enc = 1;
+				u = 3;
+			}
 		}
 		if (enc) {
 			buf_addch(r->out, '=');

@@ -25,8 +25,8 @@
  *  2. the transform applies the plan while the content streams again:
  *     every octet of a part the plan does not change is copied as it was
  *     (boundaries, part headers, preamble, epilogue), and nothing is ever
- *     dropped except octets that decoders ignore by definition (NUL and
- *     8-bit octets inside base64, RFC 2045 6.8).
+ *     dropped except octets that decoders ignore by definition (those
+ *     outside the alphabet inside base64, RFC 2045 6.8).
  *
  * The same code serves the queue (relayq, flags 0: no line over 998
  * octets and no NUL; 8-bit stays) and the flush (DG_7BIT when the server

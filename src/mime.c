@@ -271,14 +271,17 @@ qp_octet(struct qp_enc *q, unsigned char c, struct buf *out)
 	encode = c == '=' || c >= 0x7f || (c < 0x20 && c != '\t');
 	/*
 	 * A line starting with "." could be taken for the end of data if
-	 * someone forgets to dot-stuff, and "From " gets mangled in mbox
-	 * files; encoding every '.' and 'F' at a line start is simpler than
-	 * looking ahead across chunks and just as correct.
+	 * someone forgets to dot-stuff, "From " gets mangled in mbox files,
+	 * and a line starting "--" could be a multipart delimiter (a soft
+	 * break can start a line anywhere); encoding every '.', 'F' and '-'
+	 * at a line start is simpler than looking ahead across chunks and
+	 * just as correct.
 	 */
-	if (q->col == 0 && (c == '.' || c == 'F'))
+	if (q->col == 0 && (c == '.' || c == 'F' || c == '-'))
 		encode = 1;
 	/* Same test after the soft break qp_put may insert. */
-	if (!encode && q->col + 1 > QP_LINE_MAX - 1 && (c == '.' || c == 'F'))
+	if (!encode && q->col + 1 > QP_LINE_MAX - 1 &&
+	    (c == '.' || c == 'F' || c == '-'))
 		encode = 1;
 	qp_put(q, c, encode, out);
 }

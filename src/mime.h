@@ -50,9 +50,10 @@ void	mime_encode_words(const void *s, size_t len, const char *charset,
  * CRLF line ends and soft breaks ("=\r\n") so that no output line exceeds
  * 76 octets.  Encodes '=', NUL, 8-bit octets, control characters other
  * than TAB, trailing white space before a line end or the end of input,
- * and a '.' or 'F' at the start of an output line (so the output survives
- * a missing dot-stuffing and mbox "From " quoting; every 'F' rather than
- * "From ", because that would need a look-ahead across chunks).  The
+ * and a '.', 'F' or '-' at the start of an output line (so the output
+ * survives a missing dot-stuffing and mbox "From " quoting, and no line
+ * can pass for a multipart delimiter; every 'F' rather than "From ",
+ * because that would need a look-ahead across chunks).  The
  * output does not depend on how the input is split into chunks.  A CRLF in the input is a hard line break; a lone CR or LF (which
  * canonical input never has) is encoded as =0D / =0A.
  */
