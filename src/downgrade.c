@@ -259,6 +259,8 @@ u8_feed(struct u8 *u, const unsigned char *p, size_t n)
 struct sframe {
 	unsigned	 index;
 	int		 valid;
+	int		 msg_nosep;	/* message/rfc822 without an empty line:
+					   its child's header follows at once */
 	int		 recoded_inside; /* a leaf below gets a new body */
 	long long	 cte_bytes;	/* its CTE fields as they would go */
 };
@@ -422,7 +424,7 @@ leaf_stats(struct dg_scan *s, const struct mw_part *p, const unsigned char *d,
 			continue;
 		}
 		if (c == '=' || c >= 0x7f || (c < 0x20 && c != '\t') ||
-		    (l->qbol && (c == '.' || c == 'F')))
+		    (l->qbol && (c == '.' || c == 'F' || c == '-')))
 			l->qline += 3;
 		else
 			l->qline += 1;
@@ -601,6 +603,10 @@ s_end(void *arg, const struct mw_part *p, struct rq_err *err)
 				s->delta += (long long)strlen(ct_line[dp->cs]);
 			if (!p->sep)
 				s->delta += 2;
+			/* See r_hend: the message around gets one too. */
+			if (!p->sep && p->depth > 0 &&
+			    s->st[p->depth - 1].msg_nosep)
+				s->delta += 2;
 		}
 		if (dp->act == A_QP || dp->act == A_B64)
 			s->plan->add_mimever = 1;
@@ -637,7 +643,10 @@ t_field(void *arg, const struct mw_part *p, const char *f, size_t n,
 static int
 t_hend(void *arg, const struct mw_part *p, struct rq_err *err)
 {
-	s_track(arg, p);
+	struct dg_scan *s = arg;
+
+	s_track(s, p);
+	s->st[p->depth].msg_nosep = p->kind == MW_MESSAGE && !p->sep;
 	return s_hend(arg, p, err);
 }
 
@@ -791,6 +800,14 @@ r_hend(void *arg, const struct mw_part *p, struct rq_err *err)
 	if (p->index == 0 && r->add_mimever && !p->has_mimever)
 		buf_addstr(r->out, mimever_line);
 	if (replaces_cte(dp->act) && !p->sep)
+		buf_add(r->out, "\r\n", 2);
+	/*
+	 * A message/rfc822 part whose content had no header section (and
+	 * so no empty line after the part's own fields): when its content
+	 * gets fields now, they must not join the part's.
+	 */
+	if (p->kind == MW_MESSAGE && !p->sep &&
+	    replaces_cte(rw_part(r, p->index + 1)->act))
 		buf_add(r->out, "\r\n", 2);
 	qp_init(&r->qp);
 	r->b3n = 0;

@@ -561,6 +561,10 @@ put_param(struct fout *o, const char *p, size_t n, struct rq_err *err)
 	    p[ae - 1] == '*')
 		return rq_errf(err, EX_DATAERR, "5.6.9 an 8-bit MIME parameter "
 		    "that is not name=value cannot be encoded");
+	/* The structure hangs on it: readers take it only as it is. */
+	if (ae - i == 8 && rq_strncasecmp(p + i, "boundary", 8) == 0)
+		return rq_errf(err, EX_DATAERR, "5.6.9 an 8-bit multipart "
+		    "boundary cannot be encoded");
 	for (vs = eq + 1; vs < n && is_wsp(p[vs]); vs++)
 		continue;
 	for (ve = n; ve > vs && is_wsp(p[ve - 1]); ve--)
