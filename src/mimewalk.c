@@ -726,9 +726,18 @@ mw_feed(struct mimewalk *w, const void *data, size_t n, struct rq_err *err)
 			p += take;
 			n -= take;
 			if (lf != NULL || w->lblen == MW_PEEK) {
+				int held = 0;
+
 				k = w->lblen;
 				w->lblen = 0;
+				/* A CR at the cut may start the line end. */
+				if (lf == NULL && w->lb[k - 1] == '\r') {
+					k--;
+					held = 1;
+				}
 				rc = line(w, w->lb, k, lf != NULL, err);
+				if (held)
+					w->cr = 1;
 			}
 			continue;
 		}
