@@ -13,8 +13,6 @@
 
 /* RFC 2047 section 2: an encoded word is at most 75 octets. */
 #define EW_MAX		75
-#define EW_PREFIX	"=?UTF-8?"	/* then "B?" or "Q?" */
-#define EW_OVERHEAD	12		/* "=?UTF-8?Q?" and "?=" */
 
 /* RFC 2045: output lines at most 76 octets, soft break "=" included. */
 #define QP_LINE_MAX	76
@@ -122,16 +120,14 @@ add_q(struct buf *out, const unsigned char *p, size_t n)
 	}
 }
 
-/*
- * Encoded words for s[0..len), valid UTF-8.  Each word takes whole
- * characters while its payload fits, so no character is split between
- * words (RFC 2047 section 5: each word must be decodable on its own).
- */
-static void
-encode_words(const unsigned char *s, size_t len, struct buf *out)
+void
+mime_encode_words(const void *data, size_t len, const char *charset,
+    int utf8, struct buf *out)
 {
+	const unsigned char *s = data;
 	size_t qlen = 0, blen, i, start, cost, n;
-	size_t room = EW_MAX - EW_OVERHEAD;
+	size_t over = strlen(charset) + 7;	/* "=?" cs "?Q?" "?=" */
+	size_t room = EW_MAX > over + 4 ? EW_MAX - over : 4;
 	int use_q;
 
 	for (i = 0; i < len; i++)
@@ -148,27 +144,27 @@ encode_words(const unsigned char *s, size_t len, struct buf *out)
 		size_t end = start, used = 0;
 
 		while (end < len) {
-			n = utf8_char_len(s + end, len - end);
+			/* Whole characters only: each word decodes alone. */
+			n = utf8 ? utf8_char_len(s + end, len - end) : 1;
 			if (n == 0)
-				n = 1;	/* cannot happen: input is cleaned */
+				n = 1;
 			if (use_q) {
 				cost = 0;
 				for (i = 0; i < n; i++)
 					cost += q_cost(s[end + i]);
-				if (used + cost > room)
+				if (used + cost > room && end > start)
 					break;
 				used += cost;
 			} else {
-				/* 45 raw octets make 60 base64 octets. */
-				if ((end + n - start + 2) / 3 * 4 > room)
+				if ((end + n - start + 2) / 3 * 4 > room &&
+				    end > start)
 					break;
 			}
 			end += n;
 		}
 		if (start > 0)
 			buf_addch(out, ' ');
-		buf_addstr(out, EW_PREFIX);
-		buf_addstr(out, use_q ? "Q?" : "B?");
+		buf_addf(out, "=?%s?%s", charset, use_q ? "Q?" : "B?");
 		if (use_q)
 			add_q(out, s + start, end - start);
 		else
@@ -176,6 +172,13 @@ encode_words(const unsigned char *s, size_t len, struct buf *out)
 		buf_addstr(out, "?=");
 		start = end;
 	}
+}
+
+/* Encoded words for s[0..len), valid UTF-8. */
+static void
+encode_words(const unsigned char *s, size_t len, struct buf *out)
+{
+	mime_encode_words(s, len, "UTF-8", 1, out);
 }
 
 void
@@ -268,14 +271,17 @@ qp_octet(struct qp_enc *q, unsigned char c, struct buf *out)
 	encode = c == '=' || c >= 0x7f || (c < 0x20 && c != '\t');
 	/*
 	 * A line starting with "." could be taken for the end of data if
-	 * someone forgets to dot-stuff, and "From " gets mangled in mbox
-	 * files; encoding every '.' and 'F' at a line start is simpler than
-	 * looking ahead across chunks and just as correct.
+	 * someone forgets to dot-stuff, "From " gets mangled in mbox files,
+	 * and a line starting "--" could be a multipart delimiter (a soft
+	 * break can start a line anywhere); encoding every '.', 'F' and '-'
+	 * at a line start is simpler than looking ahead across chunks and
+	 * just as correct.
 	 */
-	if (q->col == 0 && (c == '.' || c == 'F'))
+	if (q->col == 0 && (c == '.' || c == 'F' || c == '-'))
 		encode = 1;
 	/* Same test after the soft break qp_put may insert. */
-	if (!encode && q->col + 1 > QP_LINE_MAX - 1 && (c == '.' || c == 'F'))
+	if (!encode && q->col + 1 > QP_LINE_MAX - 1 &&
+	    (c == '.' || c == 'F' || c == '-'))
 		encode = 1;
 	qp_put(q, c, encode, out);
 }

@@ -35,14 +35,25 @@ int	rfc5322_is_atext(unsigned char c);
 void	mime_encode_phrase(const char *name, struct buf *out);
 
 /*
+ * Append s[0..len) as RFC 2047 encoded words in charset ("UTF-8",
+ * "unknown-8bit", ...), "Q" or "B" whichever is shorter, each at most 75
+ * octets, separated by single spaces (a caller may fold there).  With
+ * utf8, words split only between UTF-8 characters.  len 0 appends
+ * nothing.
+ */
+void	mime_encode_words(const void *s, size_t len, const char *charset,
+	    int utf8, struct buf *out);
+
+/*
  * Streaming quoted-printable encoder for canonical text (CRLF lines).
  * Feed it any chunks of the input; it appends encoded output to out with
  * CRLF line ends and soft breaks ("=\r\n") so that no output line exceeds
  * 76 octets.  Encodes '=', NUL, 8-bit octets, control characters other
  * than TAB, trailing white space before a line end or the end of input,
- * and a '.' or 'F' at the start of an output line (so the output survives
- * a missing dot-stuffing and mbox "From " quoting; every 'F' rather than
- * "From ", because that would need a look-ahead across chunks).  The
+ * and a '.', 'F' or '-' at the start of an output line (so the output
+ * survives a missing dot-stuffing and mbox "From " quoting, and no line
+ * can pass for a multipart delimiter; every 'F' rather than "From ",
+ * because that would need a look-ahead across chunks).  The
  * output does not depend on how the input is split into chunks.  A CRLF in the input is a hard line break; a lone CR or LF (which
  * canonical input never has) is encoded as =0D / =0A.
  */

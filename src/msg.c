@@ -38,6 +38,7 @@
 #include <unistd.h>
 
 #include "addr.h"
+#include "downgrade.h"
 #include "mime.h"
 #include "msg.h"
 
@@ -333,9 +334,7 @@ struct msg {
 	int		 has_pb;
 	int		 sep;		/* the input had the empty line */
 	int		 hdr8;		/* 8-bit octets in the header section */
-	int		 has_mimever, has_ct;
 	int		 has_from, has_date, has_msgid, has_to;
-	const char	*noreencode;	/* why the body cannot become QP */
 	struct strlist	 rcpts;
 	char		*hfrom;
 	int		 used;		/* the body was consumed */
@@ -480,39 +479,6 @@ fold_text(struct buf *b, size_t minpos, unsigned long lineno,
 	return rc;
 }
 
-/*
- * The first token of a MIME field value (type of Content-Type, the
- * mechanism of Content-Transfer-Encoding), lowercase, skipping comments.
- */
-static void
-mime_token(const char *v, struct buf *out)
-{
-	int depth = 0;
-
-	buf_reset(out);
-	buf_add(out, "", 0);		/* data is never NULL */
-	for (; *v != '\0'; v++) {
-		if (depth > 0) {
-			if (*v == '\\' && v[1] != '\0')
-				v++;
-			else if (*v == '(')
-				depth++;
-			else if (*v == ')')
-				depth--;
-			continue;
-		}
-		if (*v == '(') {
-			depth++;
-			continue;
-		}
-		if (is_wsp(*v) && out->len == 0)
-			continue;
-		if (is_wsp(*v) || *v == '/' || *v == ';' || *v == '(')
-			break;
-		buf_addch(out, (char)rq_tolower((unsigned char)*v));
-	}
-}
-
 static struct field *
 field_new(struct msg *m)
 {
@@ -634,13 +600,12 @@ static int
 headers_done(struct msg *m, struct rq_err *err)
 {
 	const struct msg_opts *o = m->opts;
-	int has_cte = 0, rc = 0;
-	struct buf v, tok;
+	int rc = 0;
+	struct buf v;
 	size_t i;
 	struct field *f;
 
 	buf_init(&v);
-	buf_init(&tok);
 	for (i = 0; i < m->nf && rc == 0; i++) {
 		f = &m->f[i];
 		rc = fold_text(&f->raw, f->vofs, f->lineno, err);
@@ -661,34 +626,11 @@ headers_done(struct msg *m, struct rq_err *err)
 			m->has_msgid = 1;
 		else if (field_is(f, "To") || field_is(f, "Cc"))
 			m->has_to = 1;
-		else if (field_is(f, "MIME-Version"))
-			m->has_mimever = 1;
-		else if (field_is(f, "Content-Type") && !m->has_ct) {
-			m->has_ct = 1;
-			field_value(f, &v);
-			mime_token(v.data, &tok);
-			if (strcmp(tok.data, "multipart") == 0)
-				m->noreencode = "it is multipart";
-			else if (strcmp(tok.data, "message") == 0)
-				m->noreencode = "it is a message/* type";
-		} else if (field_is(f, "Content-Transfer-Encoding") &&
-		    !has_cte) {
-			has_cte = 1;
-			field_value(f, &v);
-			mime_token(v.data, &tok);
-			if (strcmp(tok.data, "7bit") != 0 &&
-			    strcmp(tok.data, "8bit") != 0 &&
-			    strcmp(tok.data, "binary") != 0 &&
-			    m->noreencode == NULL)
-				m->noreencode = "its content is already "
-				    "encoded";
-		}
 		if (o->remove_bcc && (field_is(f, "Bcc") ||
 		    field_is(f, "Resent-Bcc")))
 			f->del = 1;
 	}
 	buf_free(&v);
-	buf_free(&tok);
 	if (rc == 0 && o->extract)
 		rc = extract_rcpts(m, err);
 	return rc;
@@ -973,6 +915,10 @@ struct sink {
 	void		*gen;		/* the current output */
 	long long	 size;		/* octets handed to it */
 	struct buf	 pend;		/* not yet handed on */
+	/* the MIME scan of the first output (NULL once it stopped) */
+	struct dg_scan	*scan;
+	int		 scan_rc;	/* its first error */
+	struct rq_err	 scan_err;
 	/* queue sink */
 	struct queue	*q;
 	struct envelope	*env;
@@ -986,6 +932,14 @@ sink_flush(struct sink *s, struct rq_err *err)
 
 	if (s->pend.len == 0)
 		return 0;
+	if (s->scan != NULL) {
+		s->scan_rc = dg_scan_feed(s->scan, s->pend.data, s->pend.len,
+		    &s->scan_err);
+		if (s->scan_rc != 0) {
+			dg_scan_free(s->scan);
+			s->scan = NULL;
+		}
+	}
 	rc = s->ops->write(s->gen, s->pend.data, s->pend.len, err);
 	if (rc != 0)
 		return rc;
@@ -1127,16 +1081,14 @@ struct emit {
 	struct msg	*m;
 	struct sink	*s;
 	int		 sep_due;	/* the empty line is still to be written */
-	long long	 body_start;	/* where the body starts in the output */
-	int		 qp;		/* the body is being re-encoded */
-	struct qp_enc	 qe;
 	int		 body8;		/* 8-bit octets in the body as written */
+	int		 bad;		/* a body line over 998 octets or a NUL */
 	size_t		 linelen;	/* of the current body line so far */
 };
 
-/* The header section; with qp, as it must read for a re-encoded body. */
+/* The header section as it goes out. */
 static int
-emit_headers(struct emit *e, int qp, struct rq_err *err)
+emit_headers(struct emit *e, struct rq_err *err)
 {
 	struct msg *m = e->m;
 	struct sink *s = e->s;
@@ -1146,22 +1098,13 @@ emit_headers(struct emit *e, int qp, struct rq_err *err)
 
 	for (i = 0; i < m->nf; i++) {
 		f = &m->f[i];
-		if (f->del || (qp && field_is(f, "Content-Transfer-Encoding")))
+		if (f->del)
 			continue;
 		rc = sink_put(s, f->raw.data, f->raw.len, err);
 		if (rc != 0)
 			return rc;
 	}
 	buf_add(&s->pend, m->added.data, m->added.len);
-	if (qp) {
-		if (!m->has_mimever)
-			buf_addstr(&s->pend, "MIME-Version: 1.0\r\n");
-		if (!m->has_ct)
-			buf_addstr(&s->pend, "Content-Type: text/plain; "
-			    "charset=utf-8\r\n");
-		buf_addstr(&s->pend, "Content-Transfer-Encoding: "
-		    "quoted-printable\r\n");
-	}
 	/*
 	 * The empty line follows when there is a header or the input had
 	 * one; otherwise only when a body follows (an empty input stays
@@ -1172,34 +1115,26 @@ emit_headers(struct emit *e, int qp, struct rq_err *err)
 		buf_add(&s->pend, "\r\n", 2);
 		e->sep_due = 0;
 	}
-	e->body_start = sink_pos(s);
 	return sink_flush(s, err);
 }
 
 /*
- * Switch to quoted-printable: a new output with the header section for
- * it, then what the old output holds of the body, encoded; then the old
- * output goes.
+ * The scan found parts to re-encode: a second output gets the content
+ * of the first through the transform (downgrade.h), then the first goes.
  */
 static int
-emit_reencode(struct emit *e, struct rq_err *err)
+emit_rewrite(struct emit *e, const struct dg_plan *plan, struct rq_err *err)
 {
 	struct sink *s = e->s;
-	void *old;
-	long long off, end, start;
+	struct content_transform tr;
+	struct buf out;
+	void *old = s->gen;
+	long long off, end = s->size;
 	char *tmp;
 	ssize_t n;
 	size_t want;
 	int rc;
 
-	rc = sink_flush(s, err);
-	if (rc != 0)
-		return rc;
-	old = s->gen;
-	end = s->size;
-	start = e->body_start;
-	if (e->sep_due)
-		start = end;		/* no body was written yet */
 	s->gen = NULL;
 	s->size = 0;
 	rc = s->ops->open(s, &s->gen, err);
@@ -1207,74 +1142,93 @@ emit_reencode(struct emit *e, struct rq_err *err)
 		s->gen = old;
 		return rc;
 	}
-	rc = emit_headers(e, 1, err);
-	if (rc == 0 && e->sep_due) {
-		rc = sink_put(s, "\r\n", 2, err);
-		e->sep_due = 0;
-	}
-	e->qp = 1;
-	qp_init(&e->qe);
+	dg_transform(plan, &tr);
+	buf_init(&out);
 	tmp = xmalloc(OUT_FLUSH);
-	for (off = start; off < end && rc == 0; off += n) {
+	e->body8 = 0;
+	for (off = 0; off < end && rc == 0; off += n) {
 		want = end - off < OUT_FLUSH ? (size_t)(end - off) : OUT_FLUSH;
 		n = s->ops->pread(old, tmp, want, off, err);
 		if (n <= 0) {
 			if (n == 0)
-				rq_errf(err, EX_IOERR, "the spooled body is "
+				rq_errf(err, EX_IOERR, "the spooled message is "
 				    "shorter than written");
 			rc = err->ex != EX_OK ? err->ex : EX_IOERR;
 			break;
 		}
-		qp_feed(&e->qe, tmp, (size_t)n, &s->pend);
-		if (s->pend.len >= OUT_FLUSH)
-			rc = sink_flush(s, err);
+		buf_reset(&out);
+		rc = tr.feed(tr.arg, tmp, (size_t)n, &out, err);
+		if (rc == 0 && off + n >= end)
+			rc = tr.end(tr.arg, &out, err);
+		e->body8 |= has_8bit(out.data, out.len);
+		if (rc == 0)
+			rc = sink_put(s, out.data, out.len, err);
 	}
+	if (rc == 0 && end == 0) {
+		buf_reset(&out);
+		rc = tr.end(tr.arg, &out, err);
+		if (rc == 0)
+			rc = sink_put(s, out.data, out.len, err);
+	}
+	if (rc == 0)
+		rc = sink_flush(s, err);
+	tr.free(tr.arg);
 	free(tmp);
+	buf_free(&out);
 	s->ops->abort(old);
-	e->body8 = 0;		/* quoted-printable is 7-bit */
 	return rc;
 }
 
-/* One piece of a body line: checked, maybe re-encoded, written. */
+/* One piece of a body line: noted and written as it is. */
 static int
 emit_piece(struct emit *e, const char *data, size_t n, const struct piece *pc,
     struct rq_err *err)
 {
-	struct msg *m = e->m;
 	struct sink *s = e->s;
-	int rc;
 
 	if (pc->first)
 		e->linelen = 0;
 	e->linelen += pc->len;
-	if (!e->qp && (e->linelen > MSG_LINE_MAX || pc->nul)) {
-		if (m->noreencode != NULL) {
-			if (pc->nul)
-				return rq_errf(err, EX_DATAERR, "NUL byte in "
-				    "line %lu, and the message cannot be "
-				    "re-encoded: %s", pc->lineno,
-				    m->noreencode);
-			return rq_errf(err, EX_DATAERR, "line %lu is longer "
-			    "than %d octets, and the message cannot be "
-			    "re-encoded: %s", pc->lineno, MSG_LINE_MAX,
-			    m->noreencode);
-		}
-		rc = emit_reencode(e, err);
-		if (rc != 0)
-			return rc;
-	}
+	if (e->linelen > MSG_LINE_MAX || pc->nul)
+		e->bad = 1;
 	if (e->sep_due) {
 		buf_add(&s->pend, "\r\n", 2);
 		e->sep_due = 0;
-		e->body_start = sink_pos(s);
 	}
-	if (e->qp)
-		qp_feed(&e->qe, data, n, &s->pend);
-	else {
-		e->body8 |= pc->eightbit;
-		buf_add(&s->pend, data, n);
-	}
+	e->body8 |= pc->eightbit;
+	buf_add(&s->pend, data, n);
 	return s->pend.len >= OUT_FLUSH ? sink_flush(s, err) : 0;
+}
+
+/*
+ * After the first output: is it fit for the queue as it is?  When a
+ * body line was too long or held a NUL, the scan's plan re-encodes the
+ * parts concerned, or its reason refuses the message.  (A scan error
+ * without such a line, e.g. past the walker's part limit, does not
+ * matter: there is nothing to re-encode.)
+ */
+static int
+emit_fix(struct emit *e, struct rq_err *err)
+{
+	struct sink *s = e->s;
+	struct dg_plan *plan = NULL;
+	int rc = s->scan_rc;
+
+	if (s->scan != NULL) {
+		rc = dg_scan_end(s->scan, &plan, &s->scan_err);
+		s->scan = NULL;
+	}
+	if (!e->bad) {
+		dg_plan_free(plan);
+		return 0;
+	}
+	if (rc != 0) {
+		rq_errf(err, EX_DATAERR, "%s", s->scan_err.msg);
+		return EX_DATAERR;
+	}
+	rc = dg_plan_changes(plan) ? emit_rewrite(e, plan, err) : 0;
+	dg_plan_free(plan);
+	return rc;
 }
 
 static int
@@ -1318,7 +1272,8 @@ emit(struct msg *m, struct sink *s, struct envelope *env, struct rq_err *err)
 		s->gen = NULL;
 		goto out;
 	}
-	rc = emit_headers(&e, 0, err);
+	s->scan = dg_scan_new(0);
+	rc = emit_headers(&e, err);
 	if (rc == 0 && m->has_pb)
 		rc = emit_piece(&e, m->pushback.data, m->pushback.len, &m->pb,
 		    err);
@@ -1333,10 +1288,10 @@ emit(struct msg *m, struct sink *s, struct envelope *env, struct rq_err *err)
 		}
 		rc = emit_piece(&e, piece.data, piece.len, &pc, err);
 	}
-	if (rc == 0 && e.qp)
-		qp_finish(&e.qe, &s->pend);
 	if (rc == 0)
 		rc = sink_flush(s, err);
+	if (rc == 0)
+		rc = emit_fix(&e, err);
 	if (rc == 0 && env != NULL) {
 		env->size = s->size;
 		env->eightbit = m->hdr8 || e.body8;
@@ -1347,6 +1302,8 @@ out:
 		rd_drain(&m->rd);
 	buf_free(&piece);
 	buf_free(&s->pend);
+	dg_scan_free(s->scan);
+	s->scan = NULL;
 	if (rc != 0 && s->gen != NULL) {
 		s->ops->abort(s->gen);
 		s->gen = NULL;

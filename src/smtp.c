@@ -46,6 +46,7 @@
 #include "addr.h"
 #include "auth.h"
 #include "content.h"
+#include "downgrade.h"
 #include "idn.h"
 #include "mime.h"
 #include "net.h"
@@ -94,6 +95,10 @@ struct smtp {
 	struct buf		 cmd;		/* a command being built */
 	struct buf		 out;		/* filtered content */
 	char			*rbuf;		/* raw content from the file */
+	/* The message being sent: its downgrade (NULL: as queued), and
+	   the size that goes on the wire (at most). */
+	struct dg_plan		*plan;
+	long long		 send_size;
 };
 
 /* ---- the content filter ------------------------------------------------- */
@@ -738,10 +743,13 @@ static int
 content_transform_for(struct smtp *s, struct qmsg *m,
     struct content_transform *tr)
 {
-	(void)s;
 	(void)m;
 	memset(tr, 0, sizeof(*tr));
-	return 0;
+	if (s->plan == NULL)
+		return 0;
+	/* downgrade() planned the conversion for this server. */
+	dg_transform(s->plan, tr);
+	return 1;
 }
 
 /*
@@ -796,9 +804,10 @@ send_content(struct smtp *s, struct qmsg *m, const char *prefix, int bdat,
 	if (!bdat) {
 		char t[64];
 
-		(void)snprintf(t, sizeof(t), "[%lld octets of content]",
-		    m->env.size + (long long)(prefix != NULL ?
-		    strlen(prefix) : 0));
+		(void)snprintf(t, sizeof(t), "[%lld octets of content%s]",
+		    s->send_size + (long long)(prefix != NULL ?
+		    strlen(prefix) : 0), s->plan != NULL ?
+		    " at most, converted" : "");
 		trace(s, "-->", t);
 	}
 	rc = open_content(s, m, prefix, &c, err);
@@ -868,6 +877,52 @@ has_ctl(const char *p)
 }
 
 /*
+ * RFC 6152 section 3 and RFC 6531 3.2: for a server without 8BITMIME an
+ * 8-bit message is converted to 7 bits, and for one without SMTPUTF8 its
+ * 8-bit header fields are encoded (downgrade.h).  Plans the conversion
+ * into s->plan (NULL: the message goes as queued) and s->send_size.
+ * Returns 0, or -1 when the message cannot go (its recipients settled:
+ * permanently when it cannot be converted, temporarily when the queue
+ * file could not be read).
+ */
+static int
+downgrade(struct smtp *s, struct qmsg *m, struct smtp_result *res,
+    int *state)
+{
+	struct rq_err e;
+	struct dg_plan *plan;
+	unsigned flags = downgrade_flags(&m->env, s->caps.eightbitmime,
+	    s->caps.smtputf8);
+	char *t;
+	int rc;
+
+	dg_plan_free(s->plan);
+	s->plan = NULL;
+	s->send_size = m->env.size;
+	if (flags == 0)
+		return 0;
+	rq_errclear(&e);
+	rc = downgrade_plan(m, flags, &plan, &e);
+	if (rc != 0) {
+		if (rc == EX_DATAERR) {
+			settle(res, state, RS_WAIT, OUT_PERM, e.msg);
+			return -1;
+		}
+		t = xasprintf("4.3.0 %s", e.msg);
+		settle(res, state, RS_WAIT, OUT_TEMP, t);
+		free(t);
+		return -1;
+	}
+	if (!dg_plan_changes(plan)) {
+		dg_plan_free(plan);
+		return 0;
+	}
+	s->plan = plan;
+	s->send_size = dg_plan_size(plan);
+	return 0;
+}
+
+/*
  * Local decisions made before anything is sent: a message that cannot go
  * to this server as it is fails now, clearly, without a transaction.
  * Fills the addresses to use on the wire; returns the number of
@@ -902,17 +957,14 @@ precheck(struct smtp *s, struct qmsg *m, struct smtp_result *res, int *state,
 	}
 	if (left == 0)
 		return 0;
-	if (s->caps.size && s->caps.size_max > 0 &&
-	    env->size > s->caps.size_max) {
-		t = xasprintf("5.3.4 message is %lld octets and %s accepts at "
-		    "most %lld (SIZE)", env->size, s->host, s->caps.size_max);
-		settle(res, state, RS_WAIT, OUT_PERM, t);
-		free(t);
+	if (downgrade(s, m, res, state) != 0)
 		return 0;
-	}
-	if (env->eightbit && !s->caps.eightbitmime) {
-		t = xasprintf("5.6.3 message has 8-bit content and %s does not "
-		    "support 8BITMIME", s->host);
+	if (s->caps.size && s->caps.size_max > 0 &&
+	    s->send_size > s->caps.size_max) {
+		t = xasprintf("5.3.4 message is %lld octets%s and %s accepts "
+		    "at most %lld (SIZE)", s->send_size, s->plan != NULL ?
+		    " (at most, converted to 7 bits)" : "", s->host,
+		    s->caps.size_max);
 		settle(res, state, RS_WAIT, OUT_PERM, t);
 		free(t);
 		return 0;
@@ -1013,7 +1065,7 @@ mail_command(struct txn *x, struct buf *cmd)
 	buf_reset(cmd);
 	buf_addf(cmd, "MAIL FROM:<%s>", x->sender);
 	if (s->caps.size)
-		buf_addf(cmd, " SIZE=%lld", env->size + (long long)(x->dkim !=
+		buf_addf(cmd, " SIZE=%lld", s->send_size + (long long)(x->dkim !=
 		    NULL ? strlen(x->dkim) : 0));
 	if ((env->eightbit || env->body_8bitmime) && s->caps.eightbitmime)
 		buf_addstr(cmd, " BODY=8BITMIME");
@@ -1353,6 +1405,8 @@ out:
 	free(x.dkim);
 	buf_free(&cmd);
 	reply_free(&x.r);
+	dg_plan_free(s->plan);
+	s->plan = NULL;
 	return rc;
 }
 

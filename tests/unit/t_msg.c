@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "mime.h"
 #include "msg.h"
 #include "queue.h"
 #include "tap.h"
@@ -239,6 +240,24 @@ qp_decode(const char *p, size_t n, struct buf *out)
 	return 0;
 }
 
+/* Base64 body with line breaks, for checking what the encoder produced. */
+static int
+b64_decode_lines(const char *p, size_t n, struct buf *out)
+{
+	struct buf clean;
+	size_t i;
+	int rc;
+
+	buf_init(&clean);
+	buf_add(&clean, "", 0);
+	for (i = 0; i < n; i++)
+		if (p[i] != '\r' && p[i] != '\n')
+			buf_addch(&clean, p[i]);
+	rc = base64_decode(clean.data, clean.len, out);
+	buf_free(&clean);
+	return rc;
+}
+
 /* fmt with its one "%s" replaced by arg (formats in tables). */
 static void
 add_subst(struct buf *b, const char *fmt, const char *arg)
@@ -377,9 +396,9 @@ test_smuggling(void)
 				    sizeof(tail) - 1, "smuggling %zu: the "
 				    "rest stays in the input", i);
 			} else if (i == 8) {
-				/* The NUL forces quoted-printable. */
+				/* The NUL forces base64. */
 				buf_reset(&dec);
-				ok(body != NULL && qp_decode(body, r.out.len -
+				ok(body != NULL && b64_decode_lines(body, r.out.len -
 				    (size_t)(body - r.out.data), &dec) == 0,
 				    "smuggling NUL mode %d: decodes", mode);
 				is_mem(dec.data, dec.len, nulbody,
@@ -947,7 +966,7 @@ test_reencode(void)
 		    j % 7 ? "" : " trailing ");
 	for (j = 0; j < 5000; j++)
 		buf_addch(&body, (char)('a' + j % 26));
-	buf_add(&body, "\r\n.\r\nFrom x\r\nnul \0 here\r\n", 26);
+	buf_addstr(&body, "\r\n.\r\nFrom x\r\nnul = here\r\n");
 	for (j = 0; j < 70000; j++)
 		buf_addch(&body, j % 1000 == 999 ? ' ' : 'z');
 	buf_add(&body, "\r\nend\r\n", 7);
@@ -989,10 +1008,13 @@ test_reencode(void)
 		}
 	}
 
-	/* A NUL alone is enough. */
+	/* A NUL alone is enough; it makes the text base64. */
 	run("Subject: s\n\na\0b\n", 16, &o, 0, &r);
 	is_int(r.rc, 0, "NUL in body: accepted");
-	is_str(body_of(&r.out), "a=00b\r\n", "NUL in body: quoted-printable");
+	is_str(body_of(&r.out), "YQBiDQo=\r\n", "NUL in body: base64");
+	v = header_value(&r.out, "Content-Transfer-Encoding");
+	is_str(v, "base64", "NUL in body: CTE");
+	free(v);
 	run_free(&r);
 
 	/* Exactly 998 is fine; 999 is not. */
@@ -1019,6 +1041,7 @@ test_reencode(void)
 	buf_free(&dec);
 }
 
+/* What cannot be made valid is refused, with the reason. */
 static void
 test_refused(void)
 {
@@ -1028,15 +1051,26 @@ test_refused(void)
 		const char *msg;
 	} cases[] = {
 		{ "Content-Type: multipart/mixed; boundary=b\n",
-		    "--b\n\nshort\n%s\n--b--\n", "line 6 is longer than 998" },
+		    "pre %s\n--b\n\nshort\n--b--\n",
+		    "the preamble of the message holds a line longer than 998" },
 		{ "Content-Type: (x) Multipart/alternative; boundary=b\n",
-		    "%s\n", "line 3 is longer" },
-		{ "Content-Type: message/rfc822\n", "%s\n", "longer" },
-		{ "Content-Transfer-Encoding: base64\n", "a\n%s\n", "line 4" },
-		{ "Content-Transfer-Encoding: Quoted-Printable\n", "%s\n",
-		    "already encoded" },
+		    "%s\n", "preamble of the message" },
 		{ "Content-Type: multipart/mixed; boundary=b\n",
-		    "x\nnul\1%s\n", "NUL byte in line 4" },
+		    "--b\n\nshort\n--b--\nepi %s\n", "the epilogue of the message" },
+		{ "Content-Type: multipart/mixed; boundary=b\n",
+		    "--b\n\nshort\n--b\n\n%s\n",
+		    "the message never reaches its closing boundary" },
+		{ "Content-Type: multipart/mixed; boundary=b\n",
+		    "--b\nContent-Transfer-Encoding: x-uuencode\n\n%s\n--b--\n",
+		    "part 1 (text/plain) holds a line longer than 998 octets and "
+		    "cannot be re-encoded: its transfer encoding" },
+		{ "Content-Type: message/partial; id=x\n", "%s\n",
+		    "may not be encoded" },
+		{ "Content-Type: multipart/mixed; boundary=b\n",
+		    "x\nnul\1%s\n", "the preamble of the message holds a NUL" },
+		{ "Content-Type: multipart/mixed; boundary=b\n",
+		    "--b\nX-Bad: a\1b\n\nx%s\n--b--\n",
+		    "a header field of part 1 holds a NUL" },
 	};
 	struct msg_opts o = plain_opts();
 	struct buf in, fill;
@@ -1052,7 +1086,8 @@ test_refused(void)
 	for (i = 0; i < RQ_ARRAY_LEN(cases); i++) {
 		buf_reset(&in);
 		buf_addf(&in, "%s\n", cases[i].head);
-		add_subst(&in, cases[i].bodyfmt, i == 5 ? "" : fill.data);
+		add_subst(&in, cases[i].bodyfmt,
+		    strchr(cases[i].bodyfmt, '\1') ? "" : fill.data);
 		/* \1 marks where a NUL goes. */
 		p = memchr(in.data, '\1', in.len);
 		if (p != NULL)
@@ -1061,6 +1096,71 @@ test_refused(void)
 		is_int(r.rc, EX_DATAERR, "refused %zu: EX_DATAERR", i);
 		ok(strstr(r.err.msg, cases[i].msg) != NULL,
 		    "refused %zu: %s", i, r.err.msg);
+		run_free(&r);
+	}
+	buf_free(&in);
+	buf_free(&fill);
+}
+
+/*
+ * What used to be refused is re-encoded part by part: the result has no
+ * long line and no NUL, and every line that was fine is still there.
+ */
+static void
+test_multipart(void)
+{
+	static const struct {
+		const char *head;
+		const char *bodyfmt;
+		const char *want;	/* in the output */
+	} cases[] = {
+		{ "Content-Type: multipart/mixed; boundary=b\n",
+		    "--b\n\nshort\n%s\n--b--\n",
+		    "\r\n--b\r\nContent-Type: text/plain; charset=utf-8\r\n"
+		    "Content-Transfer-Encoding: quoted-printable\r\n"
+		    "\r\nshort\r\nqqq" },
+		{ "Content-Type: message/rfc822\n", "Subject: in\n\n%s\n",
+		    "Subject: in\r\nContent-Type: text/plain; charset=utf-8\r\n"
+		    "Content-Transfer-Encoding: quoted-printable\r\n\r\nqqq" },
+		{ "Content-Transfer-Encoding: base64\n", "a\n%s\n",
+		    "\r\n\r\na\r\nqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqqq"
+		    "qqqqqqqqqqqqqqqqqqqqqqqq\r\nqqq" },
+		{ "Content-Transfer-Encoding: Quoted-Printable\n", "%s\n",
+		    "qqq=\r\nqqq" },
+		{ "Content-Type: multipart/mixed; boundary=b\n",
+		    "--b\nContent-Type: application/octet-stream\n\nx\1y%s\n--b--\n",
+		    "Content-Type: application/octet-stream\r\n"
+		    "Content-Transfer-Encoding: base64\r\n\r\neAB5cXFx" },
+	};
+	struct msg_opts o = plain_opts();
+	struct buf in, fill;
+	struct run r;
+	size_t i;
+	char *p;
+	int j;
+
+	buf_init(&in);
+	buf_init(&fill);
+	for (j = 0; j < 1500; j++)
+		buf_addch(&fill, 'q');
+	for (i = 0; i < RQ_ARRAY_LEN(cases); i++) {
+		buf_reset(&in);
+		buf_addf(&in, "%s\n", cases[i].head);
+		add_subst(&in, cases[i].bodyfmt, fill.data);
+		p = memchr(in.data, '\1', in.len);
+		if (p != NULL)
+			*p = '\0';
+		run(in.data, in.len, &o, 5, &r);
+		is_int(r.rc, 0, "multipart %zu: accepted (%s)", i, r.err.msg);
+		ok(longest_line(r.out.data, r.out.len) <= MSG_LINE_MAX &&
+		    memchr(r.out.data, '\0', r.out.len) == NULL,
+		    "multipart %zu: no long line, no NUL", i);
+		ok(crlf_canonical(r.out.data, r.out.len),
+		    "multipart %zu: canonical", i);
+		ok(strstr(r.out.data, cases[i].want) != NULL,
+		    "multipart %zu: re-encoded as expected", i);
+		is_int(r.env.size, (long long)r.out.len, "multipart %zu: size",
+		    i);
 		run_free(&r);
 	}
 	buf_free(&in);
@@ -1308,6 +1408,7 @@ main(void)
 	test_extract();
 	test_reencode();
 	test_refused();
+	test_multipart();
 	test_8bit();
 	test_spool();
 	return done_testing();
