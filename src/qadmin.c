@@ -42,22 +42,6 @@ mstate_name(enum mstate s)
 	return names[s];
 }
 
-/* "45s", "12m", "3h", "5d": how long ago or how far ahead, roughly. */
-static void
-fmt_span(char *dst, size_t size, long long secs)
-{
-	if (secs < 0)
-		secs = 0;
-	if (secs < 60)
-		snprintf(dst, size, "%llds", secs);
-	else if (secs < 3600)
-		snprintf(dst, size, "%lldm", secs / 60);
-	else if (secs < 86400)
-		snprintf(dst, size, "%lldh", secs / 3600);
-	else
-		snprintf(dst, size, "%lldd", secs / 86400);
-}
-
 /* ---- JSON ------------------------------------------------------------------ */
 
 static void

@@ -817,22 +817,6 @@ date(char *dst, size_t size, long long t)
 		rfc3339_date(dst, size, (time_t)t);
 }
 
-/* "45s", "12m", "3h", "5d". */
-static void
-span(char *dst, size_t size, long long secs)
-{
-	if (secs < 0)
-		secs = 0;
-	if (secs < 60)
-		snprintf(dst, size, "%llds", secs);
-	else if (secs < 3600)
-		snprintf(dst, size, "%lldm", secs / 60);
-	else if (secs < 86400)
-		snprintf(dst, size, "%lldh", secs / 3600);
-	else
-		snprintf(dst, size, "%lldd", secs / 86400);
-}
-
 static void
 cause_title(char *dst, size_t size, const struct cause_match *cm)
 {
@@ -963,7 +947,7 @@ human_queue(FILE *out, const struct qshape *s)
 	if (s->have_oldest) {
 		char head[200];
 
-		span(age, sizeof(age), s->now - s->oldest_queued_at);
+		fmt_span(age, sizeof(age), s->now - s->oldest_queued_at);
 		snprintf(head, sizeof(head), "Oldest: %s, %s old, account %s, "
 		    "to <%s>", s->oldest_id, age, s->oldest_account != NULL ?
 		    s->oldest_account : "-", s->oldest_rcpt != NULL ?

@@ -454,6 +454,21 @@ rfc3339_date(char *dst, size_t size, time_t t)
 }
 
 void
+fmt_span(char *dst, size_t size, long long secs)
+{
+	if (secs < 0)
+		secs = 0;
+	if (secs < 60)
+		snprintf(dst, size, "%llds", secs);
+	else if (secs < 3600)
+		snprintf(dst, size, "%lldm", secs / 60);
+	else if (secs < 86400)
+		snprintf(dst, size, "%lldh", secs / 3600);
+	else
+		snprintf(dst, size, "%lldd", secs / 86400);
+}
+
+void
 random_bytes(void *p, size_t n)
 {
 	char *s = p;

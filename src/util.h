@@ -99,6 +99,8 @@ int	 parse_onoff(const char *, int *out);
 void	 rfc5322_date(char *dst, size_t size, time_t t);
 /* RFC 3339 UTC, e.g. "2026-11-28T17:53:36Z". */
 void	 rfc3339_date(char *dst, size_t size, time_t t);
+/* "45s", "12m", "3h", "5d": a duration, roughly (negative: "0s"). */
+void	 fmt_span(char *dst, size_t size, long long secs);
 
 /* Fill n bytes from getrandom(2) (falls back to /dev/urandom). */
 void	 random_bytes(void *, size_t n);
