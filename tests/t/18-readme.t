@@ -47,6 +47,9 @@ printf '%s\n' "sed -i -e 's/^host .*/host localhost/' -e 's/^port .*/port $PORT/
 	echo "cat $PKI/ca.pem >>/etc/ssl/certs/ca-certificates.crt"
 	echo "cd $TOP"
 	echo 'export HOME=/root'
+	# A root login's PATH on Debian (login.defs ENV_SUPATH): make install
+	# puts relayq-flush in /usr/local/sbin.
+	echo 'export PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin'
 	echo 'unset RELAYQ_CONFIG XDG_CONFIG_HOME XDG_STATE_HOME'
 	while IFS= read -r cmd; do
 		case $cmd in
@@ -61,8 +64,8 @@ printf '%s\n' "sed -i -e 's/^host .*/host localhost/' -e 's/^port .*/port $PORT/
 } >"$T/readme.sh"
 unshare -m bash "$T/readme.sh" >"$T/readme.out" 2>&1
 rc=$?
-is "$rc" 0 "the README's commands all succeed" ||
-	sed 's/^/# /' "$T/readme.out" | tail -40
+is "$rc" 0 "the README's commands all succeed"
+[ "$rc" -eq 0 ] || tail -n 40 "$T/readme.out" | sed 's/^/# /'
 like "$(cat "$T/readme.out")" '\+ relayq-flush --check' "the check ran"
 like "$(cat "$T/readme.out")" 'Mail queue is empty' "mailq afterwards: nothing left waiting"
 

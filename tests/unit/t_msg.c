@@ -23,6 +23,18 @@
 #include "queue.h"
 #include "tap.h"
 
+/*
+ * The streaming bound.  Under AddressSanitizer (tests/t/96-sanitizers.t)
+ * shadow memory and the quarantine of freed blocks count in the RSS, so
+ * the same code measures several MiB more: there the bound only catches
+ * growth with the message size (48 MB here), which it still would.
+ */
+#if defined(__SANITIZE_ADDRESS__)
+#define RSS_LIMIT_KIB	(24 * 1024)
+#else
+#define RSS_LIMIT_KIB	(8 * 1024)
+#endif
+
 #define SENDER	"me@example.org"
 #define NOW	((time_t)1795888416)
 
@@ -1385,8 +1397,9 @@ test_memory(void)
 	waitpid(gen, NULL, 0);
 	ok(WIFEXITED(st) && WEXITSTATUS(st) == 0,
 	    "memory: 48 MB message re-encoded (status %d)", st);
-	ok(ru.ru_maxrss > 0 && ru.ru_maxrss < 8 * 1024,
-	    "memory: peak RSS %ld KiB < 8 MiB", ru.ru_maxrss);
+	ok(ru.ru_maxrss > 0 && ru.ru_maxrss < RSS_LIMIT_KIB,
+	    "memory: peak RSS %ld KiB < %d MiB", ru.ru_maxrss,
+	    RSS_LIMIT_KIB / 1024);
 }
 
 int
