@@ -446,15 +446,18 @@ open_sub(struct queue *q, int i, int how, struct rq_err *err)
 	char *what;
 	int made = 0, ex = 0, e;
 
-	if (how == SUB_MAKE && q->may_create) {
+	q->sub[i] = openat(q->dirfd, subname[i],
+	    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	if (q->sub[i] < 0 && errno == ENOENT && how == SUB_MAKE &&
+	    q->may_create) {
 		if (mkdirat(q->dirfd, subname[i], dmode) == 0)
 			made = 1;
 		else if (errno != EEXIST)
 			return rq_errno(err, EX_CANTCREAT, errno,
 			    "cannot create %s/%s", q->path, subname[i]);
+		q->sub[i] = openat(q->dirfd, subname[i],
+		    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	}
-	q->sub[i] = openat(q->dirfd, subname[i],
-	    O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	e = errno;
 	if (q->sub[i] < 0 && e == ENOENT && how == SUB_MAYBE)
 		return 0;
@@ -494,7 +497,11 @@ queue_open(const char *dir, int mode, struct queue **out,
 	*out = NULL;
 	if (dir == NULL || *dir == '\0')
 		return rq_errf(err, EX_CONFIG, "no queue directory is set");
-	if (mode == QUEUE_CREATE) {
+	/* Directories are made only when missing: every submission opens
+	   the queue, and mkdir calls that fail with EEXIST are path walks
+	   for nothing (five here, four in open_sub). */
+	if (mode == QUEUE_CREATE && access(dir, F_OK) != 0 &&
+	    errno == ENOENT) {
 		ex = mkdir_parents(dir, err);
 		if (ex != 0)
 			return ex;
@@ -908,8 +915,15 @@ queue_writer_commit(struct qwriter *w, const struct envelope *env,
 	 * flush may have taken it meanwhile; then it is sent although we
 	 * report failure, and a resubmission makes a duplicate, never a
 	 * loss (and only after an I/O error on the directory).
+	 *
+	 * tmp/ is not fsynced: on a journalled file system the rename is
+	 * one transaction, which fsync(msg/) commits whole; without a
+	 * journal a tmp/ entry that comes back after a crash is a second
+	 * name of the committed file, garbage for queue_sweep (which
+	 * unlinks only that name), never a message.  One directory write
+	 * per submission, as the floor (write, fsync, rename, fsync dir).
 	 */
-	if (xfsync(q->sub[D_MSG]) != 0 || xfsync(q->sub[D_TMP]) != 0) {
+	if (xfsync(q->sub[D_MSG]) != 0) {
 		e = errno;
 		unlinkat(q->sub[D_MSG], w->id, 0);
 		(void)xfsync(q->sub[D_MSG]);

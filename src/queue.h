@@ -12,7 +12,7 @@
  *	failed/ID, failed/ID.state	messages that failed for good
  *
  * A message is committed by rename(tmp/ID, msg/ID) after fsync of the file
- * and followed by fsync of msg/ and tmp/.  A reader takes a message only
+ * and followed by fsync of msg/.  A reader takes a message only
  * when the trailer checks out (version line, "data" line, trailer with the
  * content size matching the file size), so a torn file is never sent.
  *
@@ -149,7 +149,7 @@ long long queue_writer_size(const struct qwriter *);	/* content so far */
 /*
  * Finish: trailer (size, eightbit, smtputf8 from env; the body hash when
  * the writer was opened with env->dkim_canon), fsync, checked
- * close, rename into msg/, fsync of msg/ and tmp/.  Only a 0 return means
+ * close, rename into msg/, fsync of msg/.  Only a 0 return means
  * the message is on stable storage.  On error the temporary file is gone.
  * Frees w either way.
  */
