@@ -8,7 +8,10 @@
  *  1. lists the queue and keeps the messages that are due (next attempt
  *     reached, not held; all of them with --all), each with its account:
  *     the one its envelope names, else the one whose "from" matches the
- *     sender, else the default;
+ *     sender, else the default.  "Due" comes from the state files alone,
+ *     and the envelope is read only when there are several accounts to
+ *     choose from, so that each message is opened and parsed once per
+ *     run, by the worker that sends it;
  *  2. per account, loads what it needs once (TLS files, the password,
  *     the DKIM key), opens the first session itself (hosts in failover
  *     order); when that works, forks min(connections, messages) - 1
@@ -73,6 +76,7 @@ struct shared {
 	long long	next_due;	/* earliest next attempt set; 0 none */
 	int		err_set;
 	int		auth_failed;
+	int		config_error;	/* a worker met an orphan */
 	char		err[RQ_ERR_MSG];	/* the first session error */
 };
 
@@ -547,6 +551,83 @@ is_due(const struct deliver_opts *o, const struct qmsg *m, long long now)
 	return o->all || m->st.next_attempt <= now;
 }
 
+/*
+ * A message whose account is not in the configuration (removed or renamed
+ * since it was queued): said loudly on every attempt (relayq-flush exits
+ * 78), retried with the default account's backoff so that a fixed
+ * configuration sends it, and moved to failed/ once older than that
+ * account's max_queue_time, so that it neither vanishes nor stays forever.
+ * No bounce: nothing went wrong with the message, and the operator can
+ * requeue it.  m is open and locked; returns 1 deferred, 2 failed, 0
+ * neither (the state could not be saved).
+ */
+static int
+orphan(struct queue *q, const struct deliver_opts *o, struct qmsg *m,
+    long long now)
+{
+	const struct account *def = conf_default_account(o->conf);
+	struct account fallback;
+	struct rq_err e;
+
+	if (def == NULL) {
+		/* Defaults of an empty account: 1 minute .. 1 hour, 5 days. */
+		memset(&fallback, 0, sizeof(fallback));
+		fallback.retry_min = 60;
+		fallback.retry_max = 3600;
+		fallback.max_queue_time = 5 * 86400;
+		def = &fallback;
+	}
+	free(m->st.last_error);
+	m->st.last_error = xasprintf("account %s is not in the configuration",
+	    m->env.account != NULL ? m->env.account : "(default)");
+	log_line(LOG_ERR, "id=%s from=<%s> status=deferred reply=\"%s\"",
+	    m->env.id, m->env.sender, m->st.last_error);
+	notice(o, "%s: %s", m->env.id, m->st.last_error);
+	m->st.attempts++;
+	m->st.last_attempt = now;
+	if (now - m->env.queued_at >= def->max_queue_time) {
+		if (queue_msg_save_state(q, m, &e) == 0 &&
+		    queue_msg_fail(q, m, &e) == 0) {
+			log_line(LOG_ERR, "id=%s: moved to failed/ after "
+			    "max_queue_time", m->env.id);
+			return 2;
+		}
+		return 0;
+	}
+	m->st.next_attempt = now + deliver_backoff(def, m->st.attempts);
+	return queue_msg_save_state(q, m, &e) == 0 ? 1 : 0;
+}
+
+/* An orphan met by a worker: counted in the job's shared counters. */
+static void
+orphan_in_job(struct job *j, struct qmsg *m)
+{
+	int r = orphan(j->q, j->o, m, rq_now());
+
+	j->sh->config_error = 1;
+	if (r == 1)
+		__atomic_fetch_add(&j->sh->deferred, 1, __ATOMIC_SEQ_CST);
+	else if (r == 2)
+		__atomic_fetch_add(&j->sh->failed, 1, __ATOMIC_SEQ_CST);
+}
+
+/*
+ * Is m this job's?  The listing may have left the account open (one
+ * account in the configuration: nothing else to choose); an orphan is
+ * dealt with here, a message of another account is left alone.
+ */
+static int
+ours(struct job *j, struct qmsg *m)
+{
+	const struct account *a = acct_of_message(j->o->conf, &m->env);
+
+	if (a == j->a)
+		return 1;
+	if (a == NULL)
+		orphan_in_job(j, m);
+	return 0;
+}
+
 /* Open a session, trying the hosts in order. */
 static struct smtp *
 open_session(struct job *j, struct rq_err *err)
@@ -667,13 +748,14 @@ worker(struct job *j, struct smtp *s)
 		rc = queue_msg_open(j->q, j->ids.v[idx], QO_LOCK | QO_NOWAIT,
 		    &m, &err);
 		if (rc != 0) {
-			/* Busy in another flush, or gone: not ours. */
+			/* Busy in another flush, or gone: not ours.  A
+			   corrupt one (the listing did not open it) is said
+			   as the listing would say it. */
 			if (rc != EX_TEMPFAIL && rc != EX_NOINPUT)
-				log_line(LOG_ERR, "id=%s: %s", j->ids.v[idx],
-				    err.msg);
+				log_line(LOG_ERR, "%s; not sent", err.msg);
 			continue;
 		}
-		if (!is_due(o, m, rq_now())) {
+		if (!is_due(o, m, rq_now()) || !ours(j, m)) {
 			queue_msg_close(m);
 			continue;
 		}
@@ -724,7 +806,7 @@ defer_rest(struct job *j)
 		if (queue_msg_open(j->q, j->ids.v[idx], QO_LOCK | QO_NOWAIT,
 		    &m, &err) != 0)
 			continue;
-		if (is_due(j->o, m, rq_now()))
+		if (is_due(j->o, m, rq_now()) && ours(j, m))
 			record_session_failure(j, m, j->sh->err);
 		queue_msg_close(m);
 	}
@@ -841,6 +923,8 @@ run_job(struct job *j, struct deliver_stats *stats)
 	stats->deferred += j->sh->deferred + j->sh->warmup_left;
 	stats->failed += j->sh->failed;
 	stats->queued += j->sh->queued;
+	if (j->sh->config_error)
+		stats->config_error = 1;
 	if (j->sh->next_due != 0 &&
 	    (stats->next_due == 0 || j->sh->next_due < stats->next_due))
 		stats->next_due = j->sh->next_due;
@@ -858,59 +942,6 @@ deliver_signal_workers(int sig)
 
 /* ---- the run -------------------------------------------------------------- */
 
-/*
- * A message whose account is not in the configuration (removed or renamed
- * since it was queued): said loudly on every attempt (relayq-flush exits
- * 78), retried with the default account's backoff so that a fixed
- * configuration sends it, and moved to failed/ once older than that
- * account's max_queue_time, so that it neither vanishes nor stays forever.
- * No bounce: nothing went wrong with the message, and the operator can
- * requeue it.
- */
-static void
-orphan(struct queue *q, const struct deliver_opts *o, const char *id,
-    long long now, struct deliver_stats *stats)
-{
-	const struct account *def = conf_default_account(o->conf);
-	struct account fallback;
-	struct qmsg *m;
-	struct rq_err e;
-
-	stats->config_error = 1;
-	if (def == NULL) {
-		/* Defaults of an empty account: 1 minute .. 1 hour, 5 days. */
-		memset(&fallback, 0, sizeof(fallback));
-		fallback.retry_min = 60;
-		fallback.retry_max = 3600;
-		fallback.max_queue_time = 5 * 86400;
-		def = &fallback;
-	}
-	if (queue_msg_open(q, id, QO_LOCK | QO_NOWAIT, &m, &e) != 0)
-		return;
-	free(m->st.last_error);
-	m->st.last_error = xasprintf("account %s is not in the configuration",
-	    m->env.account != NULL ? m->env.account : "(default)");
-	log_line(LOG_ERR, "id=%s from=<%s> status=deferred reply=\"%s\"",
-	    m->env.id, m->env.sender, m->st.last_error);
-	notice(o, "%s: %s", m->env.id, m->st.last_error);
-	m->st.attempts++;
-	m->st.last_attempt = now;
-	if (now - m->env.queued_at >= def->max_queue_time) {
-		if (queue_msg_save_state(q, m, &e) == 0 &&
-		    queue_msg_fail(q, m, &e) == 0) {
-			log_line(LOG_ERR, "id=%s: moved to failed/ after "
-			    "max_queue_time", m->env.id);
-			stats->failed++;
-		}
-	} else {
-		m->st.next_attempt = now + deliver_backoff(def,
-		    m->st.attempts);
-		if (queue_msg_save_state(q, m, &e) == 0)
-			stats->deferred++;
-	}
-	queue_msg_close(m);
-}
-
 int
 deliver_run(struct queue *q, const struct deliver_opts *o,
     struct deliver_stats *stats, struct rq_err *err)
@@ -919,11 +950,12 @@ deliver_run(struct queue *q, const struct deliver_opts *o,
 	const struct account *a, *only = NULL;
 	struct strlist ids;
 	struct job *jobs = NULL;
+	struct qdue *due = NULL;
 	struct qmsg *m;
 	struct rq_err e;
 	size_t njobs = 0, i, k;
 	long long now = rq_now();
-	int rc;
+	int rc, r;
 
 	memset(stats, 0, sizeof(*stats));
 	memset(&ids, 0, sizeof(ids));
@@ -935,13 +967,34 @@ deliver_run(struct queue *q, const struct deliver_opts *o,
 			    o->account, c->path != NULL ? c->path :
 			    "the configuration");
 	}
-	rc = queue_list(q, 0, &ids, err);
+	/*
+	 * Each message is opened and parsed once per run, by the worker that
+	 * sends it: the listing decides "due" from the state files alone
+	 * (most messages have none), and reads a message's envelope only
+	 * when the configuration has several accounts to choose from.  The
+	 * worker checks both again under the lock.
+	 */
+	rc = queue_list_due(q, &ids, &due, err);
 	if (rc != 0)
 		return rc;
 
 	for (i = 0; i < ids.n; i++) {
 		if (o->only_id != NULL && strcmp(ids.v[i], o->only_id) != 0)
 			continue;
+		if (due[i].known && o->only_id == NULL) {
+			if (due[i].held)
+				continue;
+			if (!o->all && due[i].next_attempt > now) {
+				if (stats->next_due == 0 ||
+				    due[i].next_attempt < stats->next_due)
+					stats->next_due = due[i].next_attempt;
+				continue;
+			}
+		}
+		if (due[i].known && o->only_id == NULL && c->naccounts == 1) {
+			a = c->accounts[0];
+			goto take;
+		}
 		if (queue_msg_open(q, ids.v[i], 0, &m, &e) != 0) {
 			/* Corrupt, or another format version: never sent,
 			   never changed, but never silently either. */
@@ -957,12 +1010,21 @@ deliver_run(struct queue *q, const struct deliver_opts *o,
 			continue;
 		}
 		a = acct_of_message(c, &m->env);
+		queue_msg_close(m);
 		if (a == NULL) {
+			stats->config_error = 1;
+			if (queue_msg_open(q, ids.v[i], QO_LOCK | QO_NOWAIT, &m,
+			    &e) != 0)
+				continue;
+			r = orphan(q, o, m, now);
+			if (r == 1)
+				stats->deferred++;
+			else if (r == 2)
+				stats->failed++;
 			queue_msg_close(m);
-			orphan(q, o, ids.v[i], now, stats);
 			continue;
 		}
-		queue_msg_close(m);
+take:
 		if (only != NULL && a != only)
 			continue;
 		for (k = 0; k < njobs; k++)
@@ -979,6 +1041,7 @@ deliver_run(struct queue *q, const struct deliver_opts *o,
 		strlist_add(&jobs[k].ids, ids.v[i]);
 	}
 	strlist_free(&ids);
+	free(due);
 
 	for (k = 0; k < njobs; k++) {
 		struct job *j = &jobs[k];

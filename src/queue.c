@@ -1575,15 +1575,15 @@ cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-int
-queue_list(struct queue *q, int failed, struct strlist *ids,
-    struct rq_err *err)
+/* The queue IDs in one of the directories, sorted (oldest first). */
+static int
+list_ids(struct queue *q, int dir, struct strlist *ids, struct rq_err *err)
 {
 	struct dirent *de;
 	DIR *d;
 	int fd, ex;
 
-	ex = sub_for_read(q, failed ? D_FAILED : D_MSG, &fd, err);
+	ex = sub_for_read(q, dir, &fd, err);
 	if (ex != 0 || fd < 0)
 		return ex;	/* not there: nothing in it */
 	fd = openat(fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -1614,6 +1614,97 @@ queue_list(struct queue *q, int failed, struct strlist *ids,
 	closedir(d);
 	if (ids->n > 1)
 		qsort(ids->v, ids->n, sizeof(*ids->v), cmp_str);
+	return 0;
+}
+
+int
+queue_list(struct queue *q, int failed, struct strlist *ids,
+    struct rq_err *err)
+{
+	return list_ids(q, failed ? D_FAILED : D_MSG, ids, err);
+}
+
+/*
+ * The due facts of state/ID from its first lines (they precede the rcpt
+ * lines): 0 when next-attempt and held were found, -1 otherwise (the
+ * caller then reads the message the long way).
+ */
+static int
+state_due(struct queue *q, const char *id, struct qdue *d)
+{
+	char text[4096], *line, *nl, *val;
+	int fd, seen = 0, first = 1;
+	ssize_t n;
+	long long v;
+
+	if (q->sub[D_STATE] < 0)
+		return -1;
+	fd = openat(q->sub[D_STATE], id,
+	    O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK);
+	if (fd < 0)
+		return errno == ENOENT ? 0 : -1;	/* gone: nothing tried */
+	do
+		n = pread(fd, text, sizeof(text) - 1, 0);
+	while (n < 0 && errno == EINTR);
+	close(fd);
+	if (n <= 0)
+		return -1;
+	text[n] = '\0';
+	for (line = text; (nl = strchr(line, '\n')) != NULL; line = nl + 1) {
+		*nl = '\0';
+		if (first) {
+			if (strcmp(line, SVERSION_LINE) != 0)
+				return -1;
+			first = 0;
+		} else if (strncmp(line, "next-attempt ", 13) == 0) {
+			if (parse_uint(line + 13, 0, LLONG_MAX, &v) != 0)
+				return -1;
+			d->next_attempt = v;
+			seen |= 1;
+		} else if (strncmp(line, "held ", 5) == 0) {
+			val = line + 5;
+			if (strcmp(val, "0") != 0 && strcmp(val, "1") != 0)
+				return -1;
+			d->held = val[0] == '1';
+			seen |= 2;
+		} else if (strncmp(line, "rcpt ", 5) == 0 ||
+		    strcmp(line, "end") == 0) {
+			break;
+		}
+	}
+	return seen == 3 ? 0 : -1;
+}
+
+int
+queue_list_due(struct queue *q, struct strlist *ids, struct qdue **out,
+    struct rq_err *err)
+{
+	struct strlist st = { 0 };
+	struct qdue *d;
+	size_t i, k = 0;
+	int ex, c;
+
+	*out = NULL;
+	ex = list_ids(q, D_MSG, ids, err);
+	if (ex == 0)
+		ex = list_ids(q, D_STATE, &st, err);
+	if (ex != 0) {
+		strlist_free(&st);
+		return ex;
+	}
+	d = xcalloc(ids->n > 0 ? ids->n : 1, sizeof(*d));
+	/* Both lists are sorted: one pass pairs each message with its
+	   state file, and a message without one needs no system call. */
+	for (i = 0; i < ids->n; i++) {
+		d[i].known = 1;
+		for (c = 1; k < st.n && (c = strcmp(st.v[k], ids->v[i])) < 0;
+		    k++)
+			;
+		if (k < st.n && c == 0 && state_due(q, ids->v[i], &d[i]) != 0)
+			d[i].known = 0;
+	}
+	strlist_free(&st);
+	*out = d;
 	return 0;
 }
 

@@ -199,6 +199,23 @@ enum {
 int	queue_list(struct queue *, int failed, struct strlist *ids,
 	    struct rq_err *);
 /*
+ * What deciding whether a message is due needs, taken from the first lines
+ * of state/ID only (no message file is opened, no lock is taken; a
+ * message without a state file costs no system call at all).  known is 0
+ * when the state file could not be read that way: then the caller opens
+ * the message to decide.  queue_msg_open, under the lock, has the last
+ * word.
+ */
+struct qdue {
+	long long	next_attempt;	/* 0: due now */
+	int		held;
+	int		known;
+};
+/* IDs as queue_list (msg/ only) and, in *due (the caller frees it), one
+ * qdue per ID. */
+int	queue_list_due(struct queue *, struct strlist *ids, struct qdue **due,
+	    struct rq_err *);
+/*
  * Open message id and its state.  Errors: EX_USAGE when id is not an ID,
  * EX_NOINPUT when it does not exist ("no message ID in queue DIR"; or it
  * was removed while we waited for the lock), EX_TEMPFAIL when locked
