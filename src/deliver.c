@@ -874,6 +874,9 @@ run_job(struct job *j, struct deliver_stats *stats)
 	 */
 	s0 = warmup_room(j) ? open_session(j, &err) : NULL;
 	if (s0 != NULL) {
+		struct queue_group *gc = queue_group_new();
+
+		queue_set_group(j->q, gc);
 		j->sh->sessions = 1;
 		n = a->connections > 0 ? (unsigned)a->connections : 4;
 		if (n > RQ_ARRAY_LEN(workers))
@@ -905,6 +908,8 @@ run_job(struct job *j, struct deliver_stats *stats)
 			    errno == EINTR)
 				;
 		nworkers = 0;
+		queue_set_group(j->q, NULL);
+		queue_group_free(gc);
 	}
 	if (j->sh->next < j->ids.n && j->sh->err_set &&
 	    !(j->o->stop != NULL && *j->o->stop))

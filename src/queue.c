@@ -76,7 +76,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/time.h>
 #include <time.h>
@@ -108,7 +110,29 @@ struct queue {
 	mode_t	 fmode;		/* 0600, or 0640 in system mode */
 	uid_t	 owner;		/* of the queue directory */
 	int	 may_create;	/* we may make missing subdirectories */
+	struct queue_group *gc;	/* shared group commit, or NULL */
 };
+
+/*
+ * Group commit of removals (queue.h), in a shared anonymous mapping: every
+ * process of a flush that unlinked msg/ID takes a ticket, and one fsync of
+ * msg/ started after ticket t was taken makes t durable.  The process that
+ * finds no fsync under way starts one for every ticket so far; the others
+ * wait for it.  Waits are bounded: a process that was killed in the middle
+ * of its fsync (crash-point tests do that) leaves the others to fsync for
+ * themselves after a moment.
+ */
+struct queue_group {
+	pthread_mutex_t		 mu;
+	pthread_cond_t		 cv;
+	unsigned long long	 ticket;	/* unlinks made so far */
+	unsigned long long	 synced;	/* tickets up to here durable */
+	unsigned long long	 failed_to;	/* up to here: fsync failed */
+	int			 err;		/* its errno */
+	int			 busy;		/* an fsync is under way */
+};
+
+#define GC_WAIT_MS	200
 
 struct qwriter {
 	struct queue	*q;
@@ -1835,6 +1859,113 @@ q_errno(struct queue *q, struct qmsg *m, int errnum, const char *what,
 	    "cannot %s message %s in queue %s", what, m->env.id, q->path);
 }
 
+struct queue_group *
+queue_group_new(void)
+{
+	struct queue_group *g;
+	pthread_mutexattr_t ma;
+	pthread_condattr_t ca;
+
+	g = mmap(NULL, sizeof(*g), PROT_READ | PROT_WRITE,
+	    MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (g == MAP_FAILED)
+		return NULL;
+	memset(g, 0, sizeof(*g));
+	pthread_mutexattr_init(&ma);
+	pthread_mutexattr_setpshared(&ma, PTHREAD_PROCESS_SHARED);
+	/* A process killed while holding it must not stop the others. */
+	pthread_mutexattr_setrobust(&ma, PTHREAD_MUTEX_ROBUST);
+	pthread_condattr_init(&ca);
+	pthread_condattr_setpshared(&ca, PTHREAD_PROCESS_SHARED);
+	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+	if (pthread_mutex_init(&g->mu, &ma) != 0 ||
+	    pthread_cond_init(&g->cv, &ca) != 0) {
+		munmap(g, sizeof(*g));
+		g = NULL;
+	}
+	pthread_mutexattr_destroy(&ma);
+	pthread_condattr_destroy(&ca);
+	return g;
+}
+
+void
+queue_group_free(struct queue_group *g)
+{
+	if (g != NULL)
+		munmap(g, sizeof(*g));
+}
+
+void
+queue_set_group(struct queue *q, struct queue_group *g)
+{
+	q->gc = g;
+}
+
+static void
+gc_lock(struct queue_group *g)
+{
+	if (pthread_mutex_lock(&g->mu) == EOWNERDEAD)
+		pthread_mutex_consistent(&g->mu);
+}
+
+/* fsync(msg/) for an unlink that has been made: alone, or shared. */
+static int
+msgdir_sync(struct queue *q)
+{
+	struct queue_group *g = q->gc;
+	unsigned long long t, target;
+	struct timespec until;
+	int rc, e;
+
+	if (g == NULL)
+		return xfsync(q->sub[D_MSG]);
+	clock_gettime(CLOCK_MONOTONIC, &until);
+	until.tv_nsec += GC_WAIT_MS * 1000000L;
+	until.tv_sec += until.tv_nsec / 1000000000L;
+	until.tv_nsec %= 1000000000L;
+	gc_lock(g);
+	t = ++g->ticket;
+	for (;;) {
+		if (g->synced >= t) {
+			pthread_mutex_unlock(&g->mu);
+			return 0;
+		}
+		if (g->failed_to >= t) {
+			e = g->err;
+			pthread_mutex_unlock(&g->mu);
+			errno = e;
+			return -1;
+		}
+		if (!g->busy)
+			break;
+		rc = pthread_cond_timedwait(&g->cv, &g->mu, &until);
+		if (rc == EOWNERDEAD)
+			pthread_mutex_consistent(&g->mu);
+		else if (rc == ETIMEDOUT) {
+			/* The one syncing may be gone: our own fsync. */
+			pthread_mutex_unlock(&g->mu);
+			return xfsync(q->sub[D_MSG]);
+		}
+	}
+	g->busy = 1;
+	target = g->ticket;
+	pthread_mutex_unlock(&g->mu);
+	rc = xfsync(q->sub[D_MSG]);
+	e = errno;
+	gc_lock(g);
+	g->busy = 0;
+	if (rc == 0 && g->synced < target)
+		g->synced = target;
+	else if (rc != 0 && g->failed_to < target) {
+		g->failed_to = target;
+		g->err = e;
+	}
+	pthread_cond_broadcast(&g->cv);
+	pthread_mutex_unlock(&g->mu);
+	errno = e;
+	return rc;
+}
+
 int
 queue_msg_remove(struct queue *q, struct qmsg *m, struct rq_err *err)
 {
@@ -1850,7 +1981,7 @@ queue_msg_remove(struct queue *q, struct qmsg *m, struct rq_err *err)
 	 */
 	if (unlinkat(q->sub[dir], m->env.id, 0) != 0 && errno != ENOENT)
 		return q_errno(q, m, errno, "remove", err);
-	if (xfsync(q->sub[dir]) != 0)
+	if ((dir == D_MSG ? msgdir_sync(q) : xfsync(q->sub[dir])) != 0)
 		return q_errno(q, m, errno, "remove", err);
 	/* Nothing to create for a removal: no state/, no state file. */
 	ex = sub_for_read(q, sdir, &sfd, err);

@@ -235,6 +235,21 @@ int	queue_msg_save_state(struct queue *, struct qmsg *, struct rq_err *);
  */
 int	queue_msg_remove(struct queue *, struct qmsg *, struct rq_err *);
 /*
+ * Group commit for the processes of one flush (forked after
+ * queue_set_group): each queue_msg_remove still returns only once its
+ * unlink is on disk, but one fsync of msg/ serves every removal made
+ * before it started, so N workers finishing at once cost one directory
+ * write, not N.  Nothing is acknowledged earlier than before: the
+ * removal follows the server's 250 as it did, and a connection has at
+ * most one message between its 250 and its durable removal.
+ * queue_group_new returns NULL when no shared mapping can be made (then
+ * every removal fsyncs alone, as without a group).
+ */
+struct queue_group;
+struct queue_group *queue_group_new(void);
+void	queue_group_free(struct queue_group *);	/* NULL is fine */
+void	queue_set_group(struct queue *, struct queue_group *);
+/*
  * Failed for good: move msg/ID to failed/ID, then state/ID to
  * failed/ID.state, fsyncing the directories.  m->failed becomes 1.
  */
