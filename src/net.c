@@ -366,9 +366,16 @@ conn_pending(const struct conn *c)
 	return n;
 }
 
+static int send_all(struct conn *, const char *, size_t, int,
+    struct rq_err *);
+
 int
 conn_write(struct conn *c, const void *p, size_t n, struct rq_err *err)
 {
+	/* A large piece with nothing before it goes out as it is: a copy
+	   into the buffer would only be sent the same way. */
+	if (c->out.len == 0 && n >= CONN_OUT_MAX)
+		return send_all(c, p, n, c->timeout_ms, err);
 	buf_add(&c->out, p, n);
 	if (c->out.len >= CONN_OUT_MAX)
 		return conn_flush(c, c->timeout_ms, err);
@@ -388,22 +395,21 @@ conn_printf(struct conn *c, struct rq_err *err, const char *fmt, ...)
 	return 0;
 }
 
-int
-conn_flush(struct conn *c, int timeout_ms, struct rq_err *err)
+/* Send len octets from p within timeout_ms. */
+static int
+send_all(struct conn *c, const char *p, size_t len, int timeout_ms,
+    struct rq_err *err)
 {
 	long long deadline = deadline_in(timeout_ms);
 	size_t off = 0;
 	ssize_t n;
 	int rc = 0;
 
-	c->timeout_ms = timeout_ms;
-	while (off < c->out.len) {
+	while (off < len) {
 		if (c->tls != NULL)
-			n = tls_write(c->tls, c->out.data + off,
-			    c->out.len - off);
+			n = tls_write(c->tls, p + off, len - off);
 		else
-			n = send(c->fd, c->out.data + off, c->out.len - off,
-			    MSG_NOSIGNAL);
+			n = send(c->fd, p + off, len - off, MSG_NOSIGNAL);
 		if (n > 0) {
 			off += (size_t)n;
 			continue;
@@ -432,6 +438,16 @@ conn_flush(struct conn *c, int timeout_ms, struct rq_err *err)
 			    "cannot write to %s", c->peer);
 		break;
 	}
+	return rc;
+}
+
+int
+conn_flush(struct conn *c, int timeout_ms, struct rq_err *err)
+{
+	int rc;
+
+	c->timeout_ms = timeout_ms;
+	rc = send_all(c, c->out.data, c->out.len, timeout_ms, err);
 	/* What went out may have been an AUTH line. */
 	wipe(c->out.data, c->out.len);
 	buf_reset(&c->out);

@@ -69,7 +69,7 @@
 #define TMO_QUIT	10
 
 /* How much of the queue file is read at once, and the size of a BDAT. */
-#define READ_CHUNK	(64 * 1024)
+#define READ_CHUNK	(256 * 1024)
 #define BDAT_CHUNK	(1024 * 1024)
 /* RFC 4954 section 4: an initial response must keep the line in 512. */
 #define CMD_LINE_MAX	512
@@ -146,10 +146,17 @@ smtp_canon_feed(struct smtp_canon *cs, const void *in, size_t n,
 		if (cs->bol && ch == '.' && cs->stuff)
 			buf_addch(out, '.');
 		cs->bol = 0;
-		/* Copy the rest of the line in one go. */
+		/* Copy the rest of the line in one go, with its CRLF when it
+		   has one (the queue stores CRLF: the usual case). */
 		for (run = i + 1; run < n && p[run] != '\r' && p[run] != '\n';
 		    run++)
 			;
+		if (run + 1 < n && p[run] == '\r' && p[run + 1] == '\n') {
+			buf_add(out, p + i, run + 2 - i);
+			cs->bol = 1;
+			i = run + 2;
+			continue;
+		}
 		buf_add(out, p + i, run - i);
 		i = run;
 	}
