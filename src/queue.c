@@ -1790,10 +1790,12 @@ queue_msg_open(struct queue *q, const char *id, int flags,
 	/*
 	 * While we waited for the lock, another flush may have delivered it
 	 * (unlinked) or failed it (renamed): the name must still lead here.
+	 * Without the lock (mailq) nothing was waited for, and what is read
+	 * is as true as it was at the open.
 	 */
-	if (st.st_nlink == 0 || fstatat(dfd, id, &now,
+	if ((flags & QO_LOCK) && (st.st_nlink == 0 || fstatat(dfd, id, &now,
 	    AT_SYMLINK_NOFOLLOW) != 0 || now.st_ino != st.st_ino ||
-	    now.st_dev != st.st_dev) {
+	    now.st_dev != st.st_dev)) {
 		ex = rq_errf(err, EX_NOINPUT,
 		    "message %s was removed meanwhile", id);
 		goto fail;
