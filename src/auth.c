@@ -54,7 +54,7 @@ static const struct mech {
 
 struct auth_sess {
 	const struct mech *m;
-	Gsasl		*ctx;
+	Gsasl		*ctx;		/* library()'s: not ours to free */
 	Gsasl_session	*s;
 	int		 steps;		/* auth_step calls so far */
 	int		 done;		/* no further step is acceptable */
@@ -70,6 +70,26 @@ find_mech(const char *name)
 		if (rq_strcasecmp(mechs[i].name, name) == 0)
 			return &mechs[i];
 	return NULL;
+}
+
+/*
+ * One libgsasl context per process, made when first needed and kept: it
+ * only holds the table of mechanisms, and gsasl_init loads them all, which
+ * a session needed twice (to choose, then to start).  Forked workers
+ * inherit it.  NULL when libgsasl cannot be set up.
+ */
+static Gsasl *
+library(void)
+{
+	static Gsasl *lib;
+	static int tried;
+
+	if (!tried) {
+		tried = 1;
+		if (gsasl_init(&lib) != GSASL_OK)
+			lib = NULL;
+	}
+	return lib;
 }
 
 /* Does the installed libgsasl have a client for m? */
@@ -92,7 +112,7 @@ auth_choose(const struct account *acct, const struct strlist *offered,
     int tls_active, int have_cb, const char **mech, struct rq_err *err)
 {
 	const struct mech *m;
-	Gsasl *ctx = NULL;
+	Gsasl *ctx;
 	int rc;
 
 	*mech = NULL;
@@ -105,8 +125,7 @@ auth_choose(const struct account *acct, const struct strlist *offered,
 	if (offered->n == 0)
 		return rq_errf(err, EX_UNAVAILABLE,
 		    "server does not offer AUTH");
-	if (gsasl_init(&ctx) != GSASL_OK)
-		ctx = NULL;
+	ctx = library();
 
 	if (rq_strcasecmp(acct->auth, "on") != 0) {
 		m = find_mech(acct->auth);
@@ -149,8 +168,6 @@ auth_choose(const struct account *acct, const struct strlist *offered,
 		buf_free(&b);
 	}
 out:
-	if (ctx != NULL)
-		gsasl_done(ctx);
 	return rc;
 }
 
@@ -241,11 +258,10 @@ auth_begin(const char *mech, const struct account *acct, const char *password,
 		return 0;
 	}
 
-	rc = gsasl_init(&as->ctx);
-	if (rc != GSASL_OK) {
+	as->ctx = library();
+	if (as->ctx == NULL) {
 		free(as);
-		return rq_errf(err, EX_SOFTWARE, "libgsasl: %s",
-		    gsasl_strerror(rc));
+		return rq_errf(err, EX_SOFTWARE, "libgsasl cannot be set up");
 	}
 	if (!gsasl_client_support_p(as->ctx, m->name)) {
 		auth_end(as);
@@ -394,8 +410,6 @@ auth_end(struct auth_sess *as)
 			wipe_property(as->s, secrets[i]);
 		gsasl_finish(as->s);
 	}
-	if (as->ctx != NULL)
-		gsasl_done(as->ctx);
 	if (as->initial != NULL) {
 		wipe(as->initial, as->initial_len);
 		free(as->initial);
