@@ -18,9 +18,11 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <poll.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/socket.h>
 
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
@@ -47,8 +49,22 @@ struct tls_sess {
 	struct tls_ctx		*ctx;
 	char			*name;		/* the name verified */
 	int			 saved;		/* resumption data taken */
+	int			 fd;
+	char			*rbuf;		/* RBUF_SIZE octets from fd */
+	size_t			 rpos, rlen;
+	unsigned long long	 pulled;	/* octets handed to GnuTLS */
 	char			 err[256];
 };
+
+/*
+ * GnuTLS's own reader asks the socket for a record's 5-octet header and
+ * then for its body: two recv calls a record.  Ours reads what is there
+ * into a buffer and hands it out, so a reply and the next record usually
+ * come in one call.  Nothing is read ahead of the TLS layer: these octets
+ * are all TLS records, and STARTTLS's check for injected plaintext runs
+ * before a session exists.
+ */
+#define RBUF_SIZE	(RECORD_MAX + 512)
 
 static void
 datum_free(gnutls_datum_t *d)
@@ -343,6 +359,68 @@ save_resume(struct tls_sess *ts)
 	ts->ctx->resume_name = xstrdup(ts->name);
 }
 
+static ssize_t
+pull(gnutls_transport_ptr_t p, void *data, size_t len)
+{
+	struct tls_sess *ts = p;
+	ssize_t n;
+
+	if (ts->rpos == ts->rlen) {
+		ts->rpos = ts->rlen = 0;
+		if (len >= RBUF_SIZE) {
+			n = recv(ts->fd, data, len, 0);
+			if (n < 0)
+				gnutls_transport_set_errno(ts->s, errno);
+			else
+				ts->pulled += (unsigned long long)n;
+			return n;
+		}
+		n = recv(ts->fd, ts->rbuf, RBUF_SIZE, 0);
+		if (n <= 0) {
+			if (n < 0)
+				gnutls_transport_set_errno(ts->s, errno);
+			return n;
+		}
+		ts->rlen = (size_t)n;
+	}
+	n = (ssize_t)(ts->rlen - ts->rpos < len ? ts->rlen - ts->rpos : len);
+	memcpy(data, ts->rbuf + ts->rpos, (size_t)n);
+	ts->rpos += (size_t)n;
+	ts->pulled += (unsigned long long)n;
+	return n;
+}
+
+/*
+ * GnuTLS may answer "again" after a record that carried no data (a TLS 1.3
+ * session ticket) although the next record is already in our buffer: the
+ * socket then has nothing to wake a poll, so it is tried again at once.
+ */
+static int
+again_buffered(struct tls_sess *ts, ssize_t r, unsigned long long *mark)
+{
+	/* Only while GnuTLS keeps taking from the buffer. */
+	int again = r == GNUTLS_E_AGAIN && ts->rpos < ts->rlen &&
+	    gnutls_record_get_direction(ts->s) == 0 && ts->pulled != *mark;
+
+	*mark = ts->pulled;
+	return again;
+}
+
+/* For GnuTLS's waits (it is told not to time out itself). */
+static int
+pull_timeout(gnutls_transport_ptr_t p, unsigned int ms)
+{
+	struct tls_sess *ts = p;
+	struct pollfd pfd;
+
+	if (ts->rpos < ts->rlen)
+		return 1;
+	pfd.fd = ts->fd;
+	pfd.events = POLLIN;
+	pfd.revents = 0;
+	return poll(&pfd, 1, ms == GNUTLS_INDEFINITE_TIMEOUT ? -1 : (int)ms);
+}
+
 static long long
 now_ms(void)
 {
@@ -358,6 +436,7 @@ tls_handshake(struct tls_ctx *ctx, int fd, const char *verify_name,
 {
 	struct tls_sess *ts;
 	long long deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+	unsigned long long mark;
 	int r, is_ip;
 
 	*out = NULL;
@@ -389,7 +468,13 @@ tls_handshake(struct tls_ctx *ctx, int fd, const char *verify_name,
 	    strcmp(ctx->resume_name, ts->name) == 0)
 		(void)gnutls_session_set_data(ts->s, ctx->resume.data,
 		    ctx->resume.size);
-	gnutls_transport_set_int(ts->s, fd);
+	/* Reads through our buffer; writes as GnuTLS does them, on fd. */
+	ts->fd = fd;
+	ts->rbuf = xmalloc(RBUF_SIZE);
+	gnutls_transport_set_ptr2(ts->s, ts,
+	    (gnutls_transport_ptr_t)(intptr_t)fd);
+	gnutls_transport_set_pull_function(ts->s, pull);
+	gnutls_transport_set_pull_timeout_function(ts->s, pull_timeout);
 	/* Our deadline rules, not GnuTLS's built-in 40 seconds. */
 	gnutls_handshake_set_timeout(ts->s, GNUTLS_INDEFINITE_TIMEOUT);
 
@@ -397,9 +482,12 @@ tls_handshake(struct tls_ctx *ctx, int fd, const char *verify_name,
 		struct pollfd pfd;
 		long long left;
 
+		mark = ts->pulled;
 		r = gnutls_handshake(ts->s);
 		if (r == 0)
 			break;
+		if (again_buffered(ts, r, &mark))
+			continue;
 		if (r == GNUTLS_E_CERTIFICATE_VERIFICATION_ERROR) {
 			verify_error(ts, gnutls_session_get_verify_cert_status(
 			    ts->s), err);
@@ -462,6 +550,7 @@ tls_handshake(struct tls_ctx *ctx, int fd, const char *verify_name,
 	return 0;
 fail:
 	gnutls_deinit(ts->s);
+	free(ts->rbuf);
 	free(ts->name);
 	free(ts);
 	return err != NULL ? err->ex : EX_TEMPFAIL;
@@ -501,7 +590,12 @@ io_result(struct tls_sess *ts, ssize_t r)
 ssize_t
 tls_read(struct tls_sess *ts, void *p, size_t n)
 {
-	ssize_t r = gnutls_record_recv(ts->s, p, n);
+	unsigned long long mark = ts->pulled;
+	ssize_t r;
+
+	do
+		r = gnutls_record_recv(ts->s, p, n);
+	while (again_buffered(ts, r, &mark));
 
 	if (r > 0)
 		save_resume(ts);
@@ -667,6 +761,9 @@ tls_discard(struct tls_sess *ts)
 	if (ts == NULL)
 		return;
 	gnutls_deinit(ts->s);
+	if (ts->rbuf != NULL)
+		wipe(ts->rbuf, RBUF_SIZE);
+	free(ts->rbuf);
 	free(ts->name);
 	free(ts);
 }
