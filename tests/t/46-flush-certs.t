@@ -150,6 +150,19 @@ for mode in starttls implicit; do
 	is "$(cat "$DIR"/conn-*.in.tls | grep -c '^AUTH PLAIN')" 3 \
 	    "resumption ($mode): AUTH in each session, inside TLS"
 
+	# ... and across the workers of one flush: four connections at
+	# once, the first made before the others fork, each of the others
+	# resumes it (one full handshake per flush, not per worker).
+	server server "$mode"
+	config "$mode" "$trust" "connections 4"
+	for i in 1 2 3 4 5 6 7 8; do
+		printf 'Subject: w%d\n\nbody\n' "$i" | "$RQ" -odq "w$i@example.net"
+	done
+	flush
+	is "$RC.$(queued)" 0.0 "resumption across workers ($mode): eight messages delivered"
+	is "$(for i in 1 2 3 4; do sed -n 's/^tls_resumed=//p' "$DIR/conn-$i.info"; done | sort | tr '\n' ' ')" \
+	    "no yes yes yes " "resumption across workers ($mode): one full handshake, three resumed"
+
 	# TLS 1.0 and 1.1 are refused (RFC 8996), whatever the certificate.
 	SRV_TLS="priority=NORMAL:-VERS-ALL:+VERS-TLS1.1:+VERS-TLS1.0" \
 	    refused "a server with TLS 1.1 at most" server "$mode" \
