@@ -115,21 +115,25 @@ struct queue {
 
 /*
  * Group commit of removals (queue.h), in a shared anonymous mapping: every
- * process of a flush that unlinked msg/ID takes a ticket, and one fsync of
- * msg/ started after ticket t was taken makes t durable.  The process that
- * finds no fsync under way starts one for every ticket so far; the others
- * wait for it.  Waits are bounded: a process that was killed in the middle
- * of its fsync (crash-point tests do that) leaves the others to fsync for
- * themselves after a moment.
+ * process of a flush that unlinked msg/ID takes a ticket, and an fsync of
+ * msg/ that started after ticket t was taken makes t durable when it ends.
+ * A process whose unlink is covered by an fsync already under way (one
+ * that started after its ticket) waits for that one, which ends sooner
+ * than its own would; otherwise it starts its own at once, beside any
+ * other under way, so nobody waits longer than one fsync.  Waits are
+ * bounded: a process killed in the middle of its fsync (the crash-point
+ * tests do that) leaves the others to fsync for themselves.
  */
 struct queue_group {
 	pthread_mutex_t		 mu;
 	pthread_cond_t		 cv;
 	unsigned long long	 ticket;	/* unlinks made so far */
+	unsigned long long	 started;	/* highest ticket an fsync under
+						   way covers */
 	unsigned long long	 synced;	/* tickets up to here durable */
-	unsigned long long	 failed_to;	/* up to here: fsync failed */
+	unsigned long long	 failed_to;	/* up to here: an fsync failed */
 	int			 err;		/* its errno */
-	int			 busy;		/* an fsync is under way */
+	int			 busy;		/* fsyncs under way */
 };
 
 #define GC_WAIT_MS	200
@@ -1927,35 +1931,36 @@ msgdir_sync(struct queue *q)
 	until.tv_nsec %= 1000000000L;
 	gc_lock(g);
 	t = ++g->ticket;
-	for (;;) {
-		if (g->synced >= t) {
-			pthread_mutex_unlock(&g->mu);
-			return 0;
-		}
-		if (g->failed_to >= t) {
-			e = g->err;
-			pthread_mutex_unlock(&g->mu);
-			errno = e;
-			return -1;
-		}
-		if (!g->busy)
-			break;
+	while (g->synced < t && g->busy > 0 && g->started >= t) {
 		rc = pthread_cond_timedwait(&g->cv, &g->mu, &until);
 		if (rc == EOWNERDEAD)
 			pthread_mutex_consistent(&g->mu);
-		else if (rc == ETIMEDOUT) {
-			/* The one syncing may be gone: our own fsync. */
-			pthread_mutex_unlock(&g->mu);
-			return xfsync(q->sub[D_MSG]);
-		}
+		else if (rc == ETIMEDOUT)
+			break;	/* the one syncing may be gone */
 	}
-	g->busy = 1;
+	if (g->synced >= t) {
+		pthread_mutex_unlock(&g->mu);
+		return 0;
+	}
+	if (g->failed_to >= t) {
+		/* One that covered t failed: a later success proves nothing
+		   (after a failed fsync the kernel may have dropped what it
+		   could not write). */
+		e = g->err;
+		pthread_mutex_unlock(&g->mu);
+		errno = e;
+		return -1;
+	}
+	/* Nothing under way covers t: an fsync of our own, now. */
 	target = g->ticket;
+	if (g->started < target)
+		g->started = target;
+	g->busy++;
 	pthread_mutex_unlock(&g->mu);
 	rc = xfsync(q->sub[D_MSG]);
 	e = errno;
 	gc_lock(g);
-	g->busy = 0;
+	g->busy--;
 	if (rc == 0 && g->synced < target)
 		g->synced = target;
 	else if (rc != 0 && g->failed_to < target) {
