@@ -121,6 +121,33 @@ smtp_canon_feed(struct smtp_canon *cs, const void *in, size_t n,
 	for (i = 0; i < n; ) {
 		unsigned char ch = p[i];
 
+		if (!cs->cr && cs->bol) {
+			/*
+			 * Whole lines that end in CRLF, hold no other CR or
+			 * LF and (when stuffing) do not start with a dot
+			 * need nothing: as many as there are go out in one
+			 * piece, found with memchr.  The queue stores CRLF,
+			 * so this is nearly every line.
+			 */
+			size_t j = i, k;
+			const unsigned char *lf;
+
+			while (j < n && !(cs->stuff && p[j] == '.')) {
+				lf = memchr(p + j, '\n', n - j);
+				if (lf == NULL)
+					break;
+				k = (size_t)(lf - p);
+				if (k == j || p[k - 1] != '\r' ||
+				    memchr(p + j, '\r', k - 1 - j) != NULL)
+					break;
+				j = k + 1;
+			}
+			if (j > i) {
+				buf_add(out, p + i, j - i);
+				i = j;
+				continue;
+			}
+		}
 		if (cs->cr) {
 			/* A CR ends a line whether or not LF follows. */
 			buf_add(out, "\r\n", 2);
