@@ -1779,6 +1779,117 @@ test_full_disk(void)
 	umount(mnt);
 }
 
+/* queue_list_due: the due facts from state/ alone, as the full read has them. */
+static void
+test_list_due(void)
+{
+	char qd[256], ids[4][QUEUE_ID_MAX], path[512];
+	struct queue *q = fresh_queue(qd, sizeof(qd));
+	struct rq_err err = { 0 };
+	struct strlist list = { 0 };
+	struct qdue *due = NULL;
+	struct qmsg *m;
+	FILE *f;
+
+	for (int i = 0; i < 4; i++) {
+		struct envelope env;
+
+		env_init(&env, "alice@example.org",
+		    "bob@example.net,carol@example.net");
+		put_msg(q, &env, "x\r\n", 3, 3, &err);
+		rq_strlcpy(ids[i], env.id, sizeof(ids[i]));
+		envelope_free(&env);
+	}
+	/* 0: never tried; 1: deferred; 2: held; 3: a state of version 2. */
+	queue_msg_open(q, ids[1], QO_LOCK, &m, &err);
+	m->st.attempts = 1;
+	m->st.next_attempt = 1795889100;
+	m->st.rstatus[0] = RCPT_SENT;
+	queue_msg_save_state(q, m, &err);
+	queue_msg_close(m);
+	queue_msg_open(q, ids[2], QO_LOCK, &m, &err);
+	m->st.held = 1;
+	queue_msg_save_state(q, m, &err);
+	queue_msg_close(m);
+	snprintf(path, sizeof(path), "%s/state/%s", qd, ids[3]);
+	f = fopen(path, "w");
+	fputs("relayq-state 2\nnext-attempt 5\nheld 0\nend\n", f);
+	fclose(f);
+
+	is_int(queue_list_due(q, &list, &due, &err), 0, "list_due: lists");
+	is_int((int)list.n, 4, "list_due: every message");
+	for (size_t i = 0; i < list.n && i < 4; i++)
+		is_str(list.v[i], ids[i], "list_due: oldest first");
+	ok(due[0].known && due[0].next_attempt == 0 && !due[0].held,
+	    "list_due: no state file: due now, no system call needed");
+	ok(due[1].known && due[1].next_attempt == 1795889100 &&
+	    !due[1].held, "list_due: deferred: its next attempt");
+	ok(due[2].known && due[2].held, "list_due: held");
+	ok(!due[3].known, "list_due: a state it cannot read that way: the "
+	    "caller reads the message");
+	free(due);
+	strlist_free(&list);
+	queue_close(q);
+}
+
+/*
+ * Group commit: processes sharing one group remove messages at once; every
+ * removal returns 0 and every message is gone.
+ */
+static void
+test_group_commit(void)
+{
+	enum { NPROC = 4, EACH = 25 };
+	char qd[256], ids[NPROC * EACH][QUEUE_ID_MAX];
+	struct queue *q = fresh_queue(qd, sizeof(qd));
+	struct queue_group *g;
+	struct rq_err err = { 0 };
+	struct strlist left = { 0 };
+	int bad = 0, st;
+	pid_t pids[NPROC];
+
+	for (int i = 0; i < NPROC * EACH; i++) {
+		struct envelope env;
+
+		env_init(&env, "alice@example.org", "bob@example.net");
+		put_msg(q, &env, "x\r\n", 3, 3, &err);
+		rq_strlcpy(ids[i], env.id, sizeof(ids[i]));
+		envelope_free(&env);
+	}
+	g = queue_group_new();
+	ok(g != NULL, "group: a shared mapping");
+	queue_set_group(q, g);
+	for (int p = 0; p < NPROC; p++) {
+		pids[p] = fork();
+		if (pids[p] == 0) {
+			int fails = 0;
+
+			for (int i = p; i < NPROC * EACH; i += NPROC) {
+				struct qmsg *m;
+				struct rq_err e;
+
+				if (queue_msg_open(q, ids[i], QO_LOCK, &m,
+				    &e) != 0 || queue_msg_remove(q, m, &e) != 0)
+					fails++;
+				queue_msg_close(m);
+			}
+			_exit(fails > 0);
+		}
+	}
+	for (int p = 0; p < NPROC; p++)
+		if (waitpid(pids[p], &st, 0) != pids[p] || !WIFEXITED(st) ||
+		    WEXITSTATUS(st) != 0)
+			bad++;
+	is_int(bad, 0, "group: every removal of four processes at once "
+	    "returned 0");
+	queue_set_group(q, NULL);
+	queue_group_free(g);
+	queue_list(q, 0, &left, &err);
+	is_int((int)left.n, 0, "group: every message is gone");
+	strlist_free(&left);
+	queue_close(q);
+}
+
 int
 main(void)
 {
@@ -1806,6 +1917,8 @@ main(void)
 	test_locking();
 	test_lifecycle();
 	test_listing();
+	test_list_due();
+	test_group_commit();
 	test_sweep();
 	test_full_disk();
 	rm_tree(base);
