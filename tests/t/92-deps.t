@@ -141,11 +141,13 @@ def owner(p):
                 cands.append(a + c[len(b):])
     for cand in cands:
         r = run(["dpkg", "-S", cand])
-        if r.returncode == 0 and r.stdout:
-            line = r.stdout.splitlines()[0]
-            if not line.startswith("diversion"):
-                pkg = line.split(":")[0].split(",")[0].strip()
-                break
+        # A diverted file (linux-perf diverts /usr/bin/perf) comes after
+        # the "diversion by" lines.
+        lines = [l for l in r.stdout.splitlines()
+                 if not l.startswith("diversion")]
+        if r.returncode == 0 and lines:
+            pkg = lines[0].split(":")[0].split(",")[0].strip()
+            break
     owner_cache[real] = pkg
     return pkg
 
