@@ -334,6 +334,17 @@ rq_iscntrl(unsigned char c)
 }
 
 int
+rq_has_8bit(const char *p, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if ((unsigned char)p[i] >= 0x80)
+			return 1;
+	return 0;
+}
+
+int
 rq_strncasecmp(const char *a, const char *b, size_t n)
 {
 	for (; n > 0; a++, b++, n--) {

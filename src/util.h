@@ -84,6 +84,8 @@ int	 rq_strncasecmp(const char *, const char *, size_t);
 int	 rq_tolower(int);
 /* An ASCII control character (below 0x20, or DEL)? */
 int	 rq_iscntrl(unsigned char);
+/* Does p hold an octet >= 0x80? */
+int	 rq_has_8bit(const char *p, size_t n);
 
 /*
  * "30", "30s", "5m", "1h", "5d", "1w" -> seconds.  Returns 0, or -1 for
