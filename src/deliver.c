@@ -794,27 +794,9 @@ worker(struct job *j, struct smtp *s)
 	smtp_close(s);
 }
 
-/* Messages nobody could take because no session opened: defer them. */
+/* fn for each due message that no worker took, locked. */
 static void
-defer_rest(struct job *j)
-{
-	struct qmsg *m;
-	struct rq_err err;
-	unsigned idx;
-
-	for (idx = j->sh->next; idx < j->ids.n; idx++) {
-		if (queue_msg_open(j->q, j->ids.v[idx], QO_LOCK | QO_NOWAIT,
-		    &m, &err) != 0)
-			continue;
-		if (is_due(j->o, m, rq_now()) && ours(j, m))
-			record_session_failure(j, m, j->sh->err);
-		queue_msg_close(m);
-	}
-}
-
-/* The day's warm-up allowance is used: the messages nobody took wait. */
-static void
-warmup_rest(struct job *j)
+each_rest(struct job *j, void (*fn)(struct job *, struct qmsg *))
 {
 	struct qmsg *m;
 	struct rq_err err;
@@ -825,9 +807,36 @@ warmup_rest(struct job *j)
 		    &m, &err) != 0)
 			continue;
 		if (is_due(j->o, m, rq_now()))
-			warmup_wait(j, m, &j->sh->wu);
+			fn(j, m);
 		queue_msg_close(m);
 	}
+}
+
+static void
+defer_one(struct job *j, struct qmsg *m)
+{
+	if (ours(j, m))
+		record_session_failure(j, m, j->sh->err);
+}
+
+static void
+warmup_one(struct job *j, struct qmsg *m)
+{
+	warmup_wait(j, m, &j->sh->wu);
+}
+
+/* Messages nobody could take because no session opened: defer them. */
+static void
+defer_rest(struct job *j)
+{
+	each_rest(j, defer_one);
+}
+
+/* The day's warm-up allowance is used: the messages nobody took wait. */
+static void
+warmup_rest(struct job *j)
+{
+	each_rest(j, warmup_one);
 	j->sh->next = (unsigned)j->ids.n;
 	log_line(LOG_NOTICE, "account %s: %s; %u message(s) wait", j->a->name,
 	    j->sh->wu.reason, j->sh->warmup_left);
