@@ -93,17 +93,6 @@ struct dg_plan {
 
 /* ---- shared by both passes -------------------------------------------------- */
 
-static int
-has_8bit(const char *p, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if ((unsigned char)p[i] >= 0x80)
-			return 1;
-	return 0;
-}
-
 /* Longest physical line of a field (line ends not counted). */
 static size_t
 longest(const char *p, size_t n)
@@ -170,7 +159,7 @@ field_act(unsigned flags, const struct mw_part *p, int drop_cte,
 		return rq_errf(err, EX_DATAERR, "%sa header field of %s holds "
 		    "a NUL byte", flags ? "5.6.3 " : "", who);
 	}
-	if (fields_ascii(flags, p) && has_8bit(f, n)) {
+	if (fields_ascii(flags, p) && rq_has_8bit(f, n)) {
 		rc = hdrenc_field(f, n, out, err);
 		if (rc != 0 && p->index != 0 && err != NULL) {
 			rq_strlcpy(old, err->msg, sizeof(old));
@@ -268,7 +257,7 @@ struct sframe {
 /* The leaf being read. */
 struct leafst {
 	long long	 n, lines, cur;	/* octets, line ends, current line */
-	long long	 nul, eight;	/* counts */
+	long long	 nul, eight, eq;	/* counts of NUL, 8-bit, "=" */
 	int		 lastcr, longline;
 	struct u8	 u;
 	/* quoted-printable size bound, per line (see qp_bound_line) */
@@ -320,7 +309,7 @@ s_field(void *arg, const struct mw_part *p, const char *f, size_t n,
 			goto toolong;
 		if (memchr(f, '\0', n) != NULL ||
 		    longest(f, n) > LINE_MAX_OCTETS ||
-		    (fields_ascii(s->flags, p) && has_8bit(f, n)))
+		    (fields_ascii(s->flags, p) && rq_has_8bit(f, n)))
 			goto toolong;
 		return 0;
 	}
@@ -393,8 +382,10 @@ leaf_stats(struct dg_scan *s, const struct mw_part *p, const unsigned char *d,
 		l->longline = 1;
 	if (n > 0)
 		l->lastcr = d[n - 1] == '\r';
-	if (memchr(d, '\0', n) != NULL)
+	for (q = d; (q = memchr(q, '\0', (size_t)(end - q))) != NULL; q++)
 		l->nul++;
+	for (q = d; (q = memchr(q, '=', (size_t)(end - q))) != NULL; q++)
+		l->eq++;
 	if (!(s->flags & DG_7BIT) && p->has_ct)
 		return;
 	u8_feed(&l->u, d, n);
@@ -471,7 +462,7 @@ s_raw(void *arg, const struct mw_part *p, enum mw_raw what, const char *b,
 		why = "a line longer than 998 octets";
 	if (memchr(b, '\0', n) != NULL)
 		why = "a NUL byte";
-	else if ((s->flags & DG_7BIT) && has_8bit(b, n))
+	else if ((s->flags & DG_7BIT) && rq_has_8bit(b, n))
 		why = "8-bit octets";
 	if (why == NULL)
 		return 0;
@@ -552,8 +543,14 @@ leaf_decide(struct dg_scan *s, const struct mw_part *p, struct dg_part *dp,
 		enc += 2 * (enc / B64_LINE + 1);
 		break;
 	case A_QPFIX:
-		enc = l->n + 2 * (l->nul + l->eight) +
-		    3 * (l->n / 70 + l->lines + 1);
+		/*
+		 * Escapes first (any "=" may be one that becomes =3D); then
+		 * a soft break ("=" CRLF, and "-" after it escaped: 5
+		 * octets) for each 73 octets of that output at most, since a
+		 * line is broken only past column 72.
+		 */
+		enc = l->n + 2 * (l->nul + l->eight + l->eq);
+		enc += 5 * (enc / 73 + 1);
 		break;
 	default:	/* A_B64WRAP */
 		enc = l->n + 2 * (l->n / B64_LINE + 1);
@@ -749,7 +746,8 @@ struct rw {
 	unsigned char	 b3[3];
 	size_t		 b3n;
 	size_t		 col;
-	int		 esc;
+	unsigned char	 qpend;		/* quoted-printable: the digit after "=" */
+	int		 qpn;		/* how much waits: 1 "=", 2 "=X" */
 	struct buf	 tmp;
 };
 
@@ -812,7 +810,7 @@ r_hend(void *arg, const struct mw_part *p, struct rq_err *err)
 	qp_init(&r->qp);
 	r->b3n = 0;
 	r->col = 0;
-	r->esc = 0;
+	r->qpn = 0;
 	if (p->index == 0 && r->flags == DG_HDR_ASCII)
 		r->bypass = 1;
 	return 0;
@@ -889,45 +887,111 @@ b64wrap_feed(struct rw *r, const unsigned char *d, size_t n)
 	}
 }
 
-/* Existing quoted-printable, valid again. */
+static int
+is_hex(unsigned char c)
+{
+	return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'F') ||
+	    (c >= 'a' && c <= 'f');
+}
+
+/*
+ * One unit of quoted-printable out (an octet, or an =XX that must stay
+ * whole), after a soft break when the line would pass 75 octets.
+ */
+static void
+qpfix_put(struct rw *r, const char *u, size_t k)
+{
+	if (r->col + k > 75) {
+		buf_add(r->out, "=\r\n", 3);
+		r->col = 0;
+		/* A new line must not start a delimiter. */
+		if (k == 1 && u[0] == '-') {
+			u = "=2D";
+			k = 3;
+		}
+	}
+	buf_add(r->out, u, k);
+	r->col += k;
+}
+
+/* One octet of content, escaped where it must be. */
+static void
+qpfix_octet(struct rw *r, unsigned char c)
+{
+	char e[3];
+
+	if (c == '=' || c == '\0' || ((r->flags & DG_7BIT) && c >= 0x80)) {
+		e[0] = '=';
+		e[1] = hexd[c >> 4];
+		e[2] = hexd[c & 15];
+		qpfix_put(r, e, 3);
+	} else
+		qpfix_put(r, (const char *)&c, 1);
+}
+
+/*
+ * Existing quoted-printable, valid again.  An "=" begins an escape only
+ * before two hex digits, and a soft break before a line end; any other
+ * "=" is content (as lenient decoders read it, RFC 2045 6.7 note 1) and
+ * becomes =3D.  The "=" and up to one digit wait in r->qpend until the
+ * next octet decides, which may come in the next piece.
+ */
 static void
 qpfix_feed(struct rw *r, const unsigned char *d, size_t n)
 {
-	size_t i, u;
+	size_t i;
+	char e[3];
 
 	for (i = 0; i < n; i++) {
 		unsigned char c = d[i];
-		int enc = c == '\0' || ((r->flags & DG_7BIT) && c >= 0x80);
 
+		if (r->qpn == 2 && is_hex(c)) {
+			e[0] = '=';
+			e[1] = (char)r->qpend;
+			e[2] = (char)c;
+			qpfix_put(r, e, 3);
+			r->qpn = 0;
+			continue;
+		}
+		if (r->qpn == 1 && is_hex(c)) {
+			r->qpend = c;
+			r->qpn = 2;
+			continue;
+		}
+		if (r->qpn == 1 && (c == '\r' || c == '\n')) {
+			/* A soft break as it was: never split from its end. */
+			buf_addch(r->out, '=');
+			r->col++;
+			r->qpn = 0;
+		}
+		if (r->qpn > 0) {
+			qpfix_octet(r, '=');
+			if (r->qpn == 2)
+				qpfix_octet(r, r->qpend);
+			r->qpn = 0;
+		}
 		if (c == '\n' || c == '\r') {
 			buf_addch(r->out, (char)c);
 			if (c == '\n')
-				r->col = r->esc = 0;
-			continue;
-		}
-		u = enc ? 3 : 1;
-		/* Never inside an =XX; a soft break is invisible. */
-		if (r->esc == 0 && r->col + u > 75) {
-			buf_add(r->out, "=\r\n", 3);
-			r->col = 0;
-			/* A new line must not start a delimiter. */
-			if (c == '-' && !enc) {
-				enc = 1;
-				u = 3;
-			}
-		}
-		if (enc) {
-			buf_addch(r->out, '=');
-			buf_addch(r->out, hexd[c >> 4]);
-			buf_addch(r->out, hexd[c & 15]);
-		} else
-			buf_addch(r->out, (char)c);
-		r->col += u;
-		if (r->esc > 0)
-			r->esc--;
-		else if (c == '=')
-			r->esc = 2;
+				r->col = 0;
+		} else if (c == '=')
+			r->qpn = 1;
+		else
+			qpfix_octet(r, c);
 	}
+}
+
+/* The part ends: an "=" last is a soft break, "=X" is content. */
+static void
+qpfix_finish(struct rw *r)
+{
+	if (r->qpn == 1)
+		buf_addch(r->out, '=');
+	else if (r->qpn == 2) {
+		qpfix_octet(r, '=');
+		qpfix_octet(r, r->qpend);
+	}
+	r->qpn = 0;
 }
 
 static int
@@ -982,6 +1046,8 @@ r_end(void *arg, const struct mw_part *p, struct rq_err *err)
 		return 0;
 	if (r->act == A_QP)
 		qp_finish(&r->qp, r->out);
+	else if (r->act == A_QPFIX)
+		qpfix_finish(r);
 	else if (r->act == A_B64) {
 		if (r->b3n > 0)
 			b64_group(r, r->b3, r->b3n);

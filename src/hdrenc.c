@@ -38,17 +38,6 @@ is_utf8(const unsigned char *p, size_t n)
 	return 1;
 }
 
-static int
-has_8bit(const char *p, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if ((unsigned char)p[i] >= 0x80)
-			return 1;
-	return 0;
-}
-
 /* ---- folding output ------------------------------------------------------ */
 
 struct fout {
@@ -203,7 +192,7 @@ unstructured(struct fout *o, const char *v, size_t n, struct rq_err *err)
 		if (t >= n)
 			break;
 		k = encoded_word(v + t, n - t);
-		if (has_8bit(v + t, k))
+		if (rq_has_8bit(v + t, k))
 			return rq_errf(err, EX_DATAERR, "5.6.9 an encoded word "
 			    "holds 8-bit octets");
 		put(o, " ", 1, v + t, k);
@@ -283,7 +272,7 @@ tokenize(const char *v, size_t n, struct tok *tk, size_t max)
 				i++;
 		}
 		tk[nt].len = i - tk[nt].off;
-		tk[nt].eight = has_8bit(v + tk[nt].off, tk[nt].len);
+		tk[nt].eight = rq_has_8bit(v + tk[nt].off, tk[nt].len);
 		nt++;
 	}
 	return (int)nt;
@@ -417,7 +406,7 @@ put_addrspec(struct fout *o, const char *v, const struct tok *tk, size_t a,
 	for (i = at + 1; i < e; i++)
 		buf_add(&dom, v + tk[i].off, tk[i].len);
 	buf_add(&dom, "", 0);
-	if (has_8bit(dom.data, dom.len)) {
+	if (rq_has_8bit(dom.data, dom.len)) {
 		rc = idn_domain_to_ascii(dom.data, &ascii, err);
 		if (rc != 0) {
 			char old[RQ_ERR_MSG];
@@ -548,7 +537,7 @@ put_param(struct fout *o, const char *p, size_t n, struct rq_err *err)
 
 	while (i < n && is_wsp(p[i]))
 		i++;
-	if (!has_8bit(p, n)) {
+	if (!rq_has_8bit(p, n)) {
 		put(o, p, i, p + i, n - i);
 		return 0;
 	}
@@ -557,7 +546,7 @@ put_param(struct fout *o, const char *p, size_t n, struct rq_err *err)
 		eq++;
 	for (ae = eq; ae > i && is_wsp(p[ae - 1]); ae--)
 		continue;
-	if (eq >= n || has_8bit(p + i, ae - i) || ae == i ||
+	if (eq >= n || rq_has_8bit(p + i, ae - i) || ae == i ||
 	    p[ae - 1] == '*')
 		return rq_errf(err, EX_DATAERR, "5.6.9 an 8-bit MIME parameter "
 		    "that is not name=value cannot be encoded");
@@ -624,7 +613,7 @@ param_field(struct fout *o, const char *v, size_t n, struct rq_err *err)
 	size_t i = next_semi(v, n, 0), j;
 	int rc;
 
-	if (has_8bit(v, i))
+	if (rq_has_8bit(v, i))
 		return rq_errf(err, EX_DATAERR, "5.6.9 an 8-bit media type or "
 		    "disposition cannot be encoded");
 	put(o, " ", 1, v, i);
@@ -649,7 +638,7 @@ hdrenc_field(const char *f, size_t n, struct buf *out, struct rq_err *err)
 	size_t vofs = 0, nl = field_name(f, n, &vofs);
 	int rc;
 
-	if (nl == 0 || has_8bit(f, nl))
+	if (nl == 0 || rq_has_8bit(f, nl))
 		return rq_errf(err, EX_DATAERR, "5.6.9 a header field with an "
 		    "8-bit or missing name cannot be encoded");
 	if (name_in(f, nl, rigid_fields))
@@ -670,9 +659,11 @@ hdrenc_field(const char *f, size_t n, struct buf *out, struct rq_err *err)
 	else
 		rc = unstructured(&o, v.data, v.len, err);
 	if (rc == 0) {
+		/* A run of ASCII put as one piece may still be too long. */
 		buf_add(&res, "\r\n", 2);
-		buf_add(out, res.data, res.len);
-	} else if (err != NULL) {
+		rc = hdr_fold(res.data, res.len, out, err);
+	}
+	if (rc != 0 && err != NULL) {
 		char old[RQ_ERR_MSG];
 
 		rq_strlcpy(old, err->msg, sizeof(old));
@@ -684,10 +675,35 @@ hdrenc_field(const char *f, size_t n, struct buf *out, struct rq_err *err)
 }
 
 int
+hdr_fold_line(const char *p, size_t len, size_t minpos, struct buf *out)
+{
+	size_t pos = 0, i, lo;
+
+	while (len - pos > HDR_LINE_MAX) {
+		/* Fold after the first non-blank octet, and after minpos. */
+		for (lo = pos; lo < len && is_wsp(p[lo]); lo++)
+			continue;
+		if (lo < minpos)
+			lo = minpos;
+		for (i = pos + HDR_LINE_MAX; i > lo; i--)
+			if (is_wsp(p[i]))
+				break;
+		if (i <= lo)
+			return -1;
+		buf_add(out, p + pos, i - pos);
+		buf_add(out, "\r\n", 2);
+		pos = i;
+		minpos = 0;
+	}
+	buf_add(out, p + pos, len - pos);
+	return 0;
+}
+
+int
 hdr_fold(const char *f, size_t n, struct buf *out, struct rq_err *err)
 {
 	struct buf res;
-	size_t start, end, pos, i, lo, minpos;
+	size_t start, end, i;
 	const char *colon = memchr(f, ':', n);
 
 	buf_init(&res);
@@ -696,37 +712,20 @@ hdr_fold(const char *f, size_t n, struct buf *out, struct rq_err *err)
 			continue;
 		if (end < n)
 			end++;
-		/* The line without its end. */
+		/* The line without its end, then its end as it was. */
 		i = end;
 		if (i > start && f[i - 1] == '\n')
 			i--;
 		if (i > start && f[i - 1] == '\r')
 			i--;
-		minpos = start == 0 && colon != NULL ? (size_t)(colon - f) + 1 :
-		    start;
-		pos = start;
-		while (i - pos > HDR_LINE_MAX) {
-			size_t k;
-
-			for (lo = pos; lo < i && is_wsp(f[lo]); lo++)
-				continue;
-			if (lo < minpos)
-				lo = minpos;
-			for (k = pos + HDR_LINE_MAX; k > lo; k--)
-				if (is_wsp(f[k]))
-					break;
-			if (k <= lo) {
-				buf_free(&res);
-				return rq_errf(err, EX_DATAERR, "a header line is "
-				    "longer than %d octets and has no white "
-				    "space to fold it at", HDR_LINE_MAX);
-			}
-			buf_add(&res, f + pos, k - pos);
-			buf_add(&res, "\r\n", 2);
-			pos = k;
-			minpos = 0;
+		if (hdr_fold_line(f + start, i - start, start == 0 &&
+		    colon != NULL ? (size_t)(colon - f) + 1 : 0, &res) != 0) {
+			buf_free(&res);
+			return rq_errf(err, EX_DATAERR, "a header line is "
+			    "longer than %d octets and has no white space to "
+			    "fold it at", HDR_LINE_MAX);
 		}
-		buf_add(&res, f + pos, end - pos);
+		buf_add(&res, f + i, end - i);
 	}
 	buf_add(out, res.data, res.len);
 	buf_free(&res);

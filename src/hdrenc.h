@@ -48,4 +48,15 @@ int	hdrenc_field(const char *f, size_t n, struct buf *out,
  */
 int	hdr_fold(const char *f, size_t n, struct buf *out, struct rq_err *err);
 
+/*
+ * Append one physical line (len octets, no line end) to out, folded
+ * before white space so that no piece exceeds HDR_LINE_MAX octets: CRLF
+ * between the pieces, none after the last.  A piece keeps something
+ * other than white space and, on a field's first line, everything up to
+ * minpos (the colon).  -1 when there is nowhere to fold (out may then
+ * hold some pieces: callers fold into a scratch buffer).
+ */
+int	hdr_fold_line(const char *p, size_t len, size_t minpos,
+	    struct buf *out);
+
 #endif

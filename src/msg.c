@@ -39,6 +39,7 @@
 
 #include "addr.h"
 #include "downgrade.h"
+#include "hdrenc.h"
 #include "mime.h"
 #include "msg.h"
 
@@ -407,38 +408,15 @@ field_value(const struct field *f, struct buf *out)
 		out->data[--out->len] = '\0';
 }
 
-/*
- * Append one physical line (len octets, no line end) to out, folded
- * before white space so that no line exceeds MSG_LINE_MAX octets (RFC
- * 5322 2.2.3).  A segment must keep something other than white space and,
- * on a field's first line, the colon (minpos).  EX_DATAERR when there is
- * nowhere to fold.
- */
+/* One physical line, folded (hdr_fold_line), and its CRLF. */
 static int
 fold_line(const char *p, size_t len, size_t minpos, unsigned long lineno,
     struct buf *out, struct rq_err *err)
 {
-	size_t pos = 0, i, lo;
-
-	while (len - pos > MSG_LINE_MAX) {
-		/* Fold after the first non-blank octet, and after minpos. */
-		for (lo = pos; lo < len && is_wsp(p[lo]); lo++)
-			continue;
-		if (lo < minpos)
-			lo = minpos;
-		for (i = pos + MSG_LINE_MAX; i > lo; i--)
-			if (is_wsp(p[i]))
-				break;
-		if (i <= lo)
-			return rq_errf(err, EX_DATAERR, "header line %lu is "
-			    "longer than %d octets and has no white space to "
-			    "fold it at", lineno, MSG_LINE_MAX);
-		buf_add(out, p + pos, i - pos);
-		buf_add(out, "\r\n", 2);
-		pos = i;
-		minpos = 0;
-	}
-	buf_add(out, p + pos, len - pos);
+	if (hdr_fold_line(p, len, minpos, out) != 0)
+		return rq_errf(err, EX_DATAERR, "header line %lu is longer "
+		    "than %d octets and has no white space to fold it at",
+		    lineno, MSG_LINE_MAX);
 	buf_add(out, "\r\n", 2);
 	return 0;
 }
@@ -563,17 +541,6 @@ extract_rcpts(struct msg *m, struct rq_err *err)
 	return rc;
 }
 
-static int
-has_8bit(const char *p, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++)
-		if ((unsigned char)p[i] >= 0x80)
-			return 1;
-	return 0;
-}
-
 /* Add "Name: value" at the end, folded if it must be. */
 static int
 add_field(struct msg *m, const char *name, const char *value,
@@ -683,7 +650,7 @@ qualify_fields(struct msg *m, struct rq_err *err)
 		    &nv) == 0)
 			continue;
 		buf_add(&nv, "\r\n", 2);
-		m->hdr8 |= has_8bit(dom, strlen(dom));
+		m->hdr8 |= rq_has_8bit(dom, strlen(dom));
 		buf_reset(&f->raw);
 		buf_add(&f->raw, nv.data, nv.len);
 		rc = fold_text(&f->raw, f->vofs, f->lineno, err);
@@ -739,7 +706,7 @@ headers_add(struct msg *m, struct rq_err *err)
 		    o->msgid_domain != NULL ? o->msgid_domain : "localhost");
 		rc = add_field(m, "Message-ID", v.data, err);
 	}
-	m->hdr8 |= has_8bit(m->added.data, m->added.len);
+	m->hdr8 |= rq_has_8bit(m->added.data, m->added.len);
 	buf_free(&v);
 	return rc;
 }
@@ -1160,7 +1127,7 @@ emit_rewrite(struct emit *e, const struct dg_plan *plan, struct rq_err *err)
 		rc = tr.feed(tr.arg, tmp, (size_t)n, &out, err);
 		if (rc == 0 && off + n >= end)
 			rc = tr.end(tr.arg, &out, err);
-		e->body8 |= has_8bit(out.data, out.len);
+		e->body8 |= rq_has_8bit(out.data, out.len);
 		if (rc == 0)
 			rc = sink_put(s, out.data, out.len, err);
 	}

@@ -1,0 +1,245 @@
+/*
+ * relayq -- unit tests for downgrade.c: exact output for the cases whose
+ * octets matter (existing quoted-printable made valid, with its "=" that
+ * are not escapes), independence of how the content is cut, and the
+ * scan's size bound for the inputs that once broke it (found by
+ * tests/fuzz/fuzz_downgrade.c).
+ * Copyright (C) 2026 the relayq developers
+ * SPDX-License-Identifier: GPL-3.0-or-later
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "downgrade.h"
+#include "tap.h"
+#include "util.h"
+
+/* Scan then transform s for flags, each in pieces of step octets. */
+static int
+convert(const char *s, size_t n, unsigned flags, size_t step,
+    struct buf *out, long long *bound)
+{
+	struct dg_scan *sc = dg_scan_new(flags);
+	struct dg_plan *plan;
+	struct content_transform tr;
+	struct rq_err err;
+	size_t off, k;
+	int rc = 0;
+
+	for (off = 0; off < n && rc == 0; off += k) {
+		k = n - off < step ? n - off : step;
+		rc = dg_scan_feed(sc, s + off, k, &err);
+	}
+	if (rc != 0) {
+		dg_scan_free(sc);
+		diag("scan: %s", err.msg);
+		return rc;
+	}
+	if ((rc = dg_scan_end(sc, &plan, &err)) != 0) {
+		diag("scan: %s", err.msg);
+		return rc;
+	}
+	*bound = dg_plan_size(plan);
+	dg_transform(plan, &tr);
+	dg_plan_free(plan);
+	buf_reset(out);
+	buf_add(out, "", 0);
+	for (off = 0; off < n && rc == 0; off += k) {
+		k = n - off < step ? n - off : step;
+		rc = tr.feed(tr.arg, s + off, k, out, &err);
+	}
+	if (rc == 0)
+		rc = tr.end(tr.arg, out, &err);
+	tr.free(tr.arg);
+	if (rc != 0)
+		diag("transform: %s", err.msg);
+	return rc;
+}
+
+#define HDR	"Subject: t\r\nMIME-Version: 1.0\r\n" \
+		"Content-Type: text/plain; charset=iso-8859-1\r\n" \
+		"Content-Transfer-Encoding: quoted-printable\r\n\r\n"
+
+static const struct {
+	const char	*name;
+	unsigned	 flags;
+	const char	*body;		/* after HDR */
+	const char	*want;		/* the body after the transform */
+	size_t		 len;		/* of body, when not strlen's */
+} qp_cases[] = {
+	{ "valid escapes and a soft break stay", DG_7BIT,
+	  "caf=E9 =\r\nx\xe9\r\n",
+	  "caf=E9 =\r\nx=E9\r\n", 0 },
+	{ "an = before a non-digit is content: =3D", DG_7BIT,
+	  "a=ZZ b=\xe9\r\n",
+	  "a=3DZZ b=3D=E9\r\n", 0 },
+	{ "an = before one digit then a non-digit is content", DG_7BIT,
+	  "==C3\xa9 x=4 y=4\r\n",
+	  "=3D=C3=A9 x=3D4 y=3D4\r\n", 0 },
+	{ "lower-case escapes are escapes and stay as they were", DG_7BIT,
+	  "caf=e9\xe9\r\n",
+	  "caf=e9=E9\r\n", 0 },
+	{ "an = last in the part is a soft break and stays", DG_7BIT,
+	  "end\xe9=",
+	  "end=E9=", 0 },
+	{ "=X last in the part is content", DG_7BIT,
+	  "end\xe9=A",
+	  "end=E9=3DA", 0 },
+	{ "a NUL is escaped on the queue's path; 8-bit stays", 0,
+	  "n\0ul \xe9\r\n",
+	  "n=00ul \xe9\r\n", 8 },
+	{ "a soft break never splits an escape, nor =3D",
+	  DG_7BIT,
+	  "\xe9xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+	  "xxxxxxx=E9=Q\r\n",
+	  "=E9xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+	  "xxxxxxx=\r\n=E9=3DQ\r\n", 0 },
+	{ "a line broken before '-' escapes it (no delimiter look-alike)",
+	  DG_7BIT,
+	  "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+	  "xxxxxxxxxxx--b\xe9\r\n",
+	  "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+	  "xxxxxxxxxxx=\r\n=2D-b=E9\r\n", 0 },
+};
+
+static void
+test_qpfix(void)
+{
+	struct buf in, out, one;
+	long long bound;
+	size_t i, hl = strlen(HDR), bl;
+
+	buf_init(&in);
+	buf_init(&out);
+	buf_init(&one);
+	for (i = 0; i < RQ_ARRAY_LEN(qp_cases); i++) {
+		bl = qp_cases[i].len ? qp_cases[i].len :
+		    strlen(qp_cases[i].body);
+		buf_reset(&in);
+		buf_add(&in, HDR, hl);
+		buf_add(&in, qp_cases[i].body, bl);
+		if (!ok(convert(in.data, in.len, qp_cases[i].flags, 4096, &out,
+		    &bound) == 0, "%s: converts", qp_cases[i].name))
+			continue;
+		is_mem(out.len >= hl ? out.data + hl : "", out.len >= hl ?
+		    out.len - hl : 0, qp_cases[i].want,
+		    strlen(qp_cases[i].want), "%s", qp_cases[i].name);
+		ok(memcmp(out.data, HDR, hl) == 0, "%s: header as it was",
+		    qp_cases[i].name);
+		ok((long long)out.len <= bound, "%s: within the bound "
+		    "(%zu <= %lld)", qp_cases[i].name, out.len, bound);
+		/* One octet at a time: the same octets. */
+		if (convert(in.data, in.len, qp_cases[i].flags, 1, &one,
+		    &bound) == 0)
+			is_mem(one.data, one.len, out.data, out.len,
+			    "%s: the same fed one octet at a time",
+			    qp_cases[i].name);
+		else
+			ok(0, "%s: converts one octet at a time",
+			    qp_cases[i].name);
+	}
+	buf_free(&in);
+	buf_free(&out);
+	buf_free(&one);
+}
+
+/*
+ * The size bound with many escapes: NULs counted one by one (they were
+ * counted once per piece), 8-bit octets that triple, and "=" that become
+ * =3D, each making the soft breaks more frequent.
+ */
+static void
+test_bound(void)
+{
+	static const char *const fill[] = { "\0", "\xe9", "=", "=\xe9" };
+	static const char *const cte[] = { "quoted-printable", "8bit" };
+	struct buf in, out;
+	long long bound;
+	size_t f, c, i, fl;
+
+	buf_init(&in);
+	buf_init(&out);
+	for (c = 0; c < RQ_ARRAY_LEN(cte); c++)
+		for (f = 0; f < RQ_ARRAY_LEN(fill); f++) {
+			fl = f == 0 ? 1 : strlen(fill[f]);
+			buf_reset(&in);
+			buf_addf(&in, "Subject: b\r\nMIME-Version: 1.0\r\n"
+			    "Content-Type: text/plain\r\n"
+			    "Content-Transfer-Encoding: %s\r\n\r\n", cte[c]);
+			for (i = 0; i < 3000; i++) {
+				buf_add(&in, fill[f], fl);
+				if (i % 1500 == 1499)
+					buf_add(&in, "\r\n", 2);
+			}
+			if (!ok(convert(in.data, in.len, DG_7BIT, 7, &out,
+			    &bound) == 0, "bound, %s of %s: converts", cte[c],
+			    f == 0 ? "NUL" : fill[f]))
+				continue;
+			ok((long long)out.len <= bound, "bound, %s, fill %zu: "
+			    "%zu octets within %lld", cte[c], f, out.len,
+			    bound);
+			ok(bound - (long long)out.len <= (long long)out.len / 2,
+			    "bound, %s, fill %zu: not loose (%lld for %zu)",
+			    cte[c], f, bound, out.len);
+		}
+	buf_free(&in);
+	buf_free(&out);
+}
+
+/* Longest line of p, line ends not counted. */
+static size_t
+longest_line(const char *p, size_t n)
+{
+	size_t i, len = 0, max = 0;
+
+	for (i = 0; i < n; i++) {
+		if (p[i] == '\r' || p[i] == '\n') {
+			len = 0;
+			continue;
+		}
+		if (++len > max)
+			max = len;
+	}
+	return max;
+}
+
+/*
+ * An 8-bit header field whose ASCII part, put as one piece by the
+ * encoder (a quoted display name), is longer than a line may be: the
+ * encoded field is folded too.
+ */
+static void
+test_header_fold(void)
+{
+	struct buf in, out;
+	long long bound;
+	size_t i;
+
+	buf_init(&in);
+	buf_init(&out);
+	buf_addstr(&in, "To: \"J\xc3\xb6rg\" <j@example.org>, \"");
+	for (i = 0; i < 600; i++)
+		buf_addstr(&in, "x ");
+	buf_addstr(&in, "\" <k@example.org>\r\nSubject: s\r\n\r\nbody\r\n");
+	if (ok(convert(in.data, in.len, DG_7BIT, 4096, &out, &bound) == 0,
+	    "a long 8-bit address field converts")) {
+		ok(longest_line(out.data, out.len) <= 998, "no line over 998 "
+		    "octets (longest %zu)", longest_line(out.data, out.len));
+		ok(!rq_has_8bit(out.data, out.len), "no 8-bit octet left");
+		ok((long long)out.len <= bound, "within the bound");
+		ok(strstr(out.data, "=?UTF-8?") != NULL, "the name is an "
+		    "encoded word");
+	}
+	buf_free(&in);
+	buf_free(&out);
+}
+
+int
+main(void)
+{
+	test_qpfix();
+	test_bound();
+	test_header_fold();
+	return done_testing();
+}
