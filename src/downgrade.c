@@ -666,13 +666,30 @@ dg_scan_new(unsigned flags)
 	return s;
 }
 
+/*
+ * For the flush, every reason starts with an enhanced status code: the
+ * walker's own (more parts than it follows) gets 5.6.3.
+ */
+static int
+scan_err(const struct dg_scan *s, int rc, struct rq_err *err)
+{
+	char old[RQ_ERR_MSG];
+
+	if (rc == 0 || s->flags == 0 || err == NULL ||
+	    (err->msg[0] >= '2' && err->msg[0] <= '5' && err->msg[1] == '.'))
+		return rc;
+	rq_strlcpy(old, err->msg, sizeof(old));
+	return rq_errf(err, rc, "5.6.3 %s, which cannot be converted for a "
+	    "server without 8BITMIME", old);
+}
+
 int
 dg_scan_feed(struct dg_scan *s, const void *p, size_t n, struct rq_err *err)
 {
 	s->in += (long long)n;
 	if (s->done)
 		return 0;
-	return mw_feed(s->w, p, n, err);
+	return scan_err(s, mw_feed(s->w, p, n, err), err);
 }
 
 int
@@ -688,7 +705,7 @@ dg_scan_end(struct dg_scan *s, struct dg_plan **out, struct rq_err *err)
 
 	*out = NULL;
 	if (!s->done)
-		rc = mw_end(s->w, err);
+		rc = scan_err(s, mw_end(s->w, err), err);
 	if (rc == 0) {
 		s->plan->size = s->in + s->delta;
 		*out = s->plan;

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "downgrade.h"
+#include "mimewalk.h"
 #include "tap.h"
 #include "util.h"
 
@@ -235,9 +236,45 @@ test_header_fold(void)
 	buf_free(&out);
 }
 
+/*
+ * Past the walker's part limit: a reason with a status code for the
+ * flush, and nothing to refuse at submit when nothing needs re-encoding.
+ */
+static void
+test_part_limit(void)
+{
+	struct dg_scan *sc;
+	struct dg_plan *plan;
+	struct rq_err err;
+	struct buf in;
+	int i, rc;
+
+	buf_init(&in);
+	buf_addstr(&in, "Subject: many\r\nMIME-Version: 1.0\r\n"
+	    "Content-Type: multipart/mixed; boundary=b\r\n\r\n");
+	for (i = 0; i <= MW_PARTS_MAX; i++)
+		buf_addstr(&in, "--b\r\n\r\ncaf\xc3\xa9\r\n");
+	buf_addstr(&in, "--b--\r\n");
+
+	sc = dg_scan_new(DG_7BIT);
+	rc = dg_scan_feed(sc, in.data, in.len, &err);
+	if (rc == 0)
+		rc = dg_scan_end(sc, &plan, &err);
+	else
+		dg_scan_free(sc);
+	is_int(rc, EX_DATAERR, "more than %d parts: refused for a 7-bit path",
+	    MW_PARTS_MAX);
+	ok(rc != 0 && strncmp(err.msg, "5.6.3 the message has more than",
+	    31) == 0, "with 5.6.3 and the reason (%s)", rc ? err.msg : "");
+	if (rc == 0)
+		dg_plan_free(plan);
+	buf_free(&in);
+}
+
 int
 main(void)
 {
+	test_part_limit();
 	test_qpfix();
 	test_bound();
 	test_header_fold();
