@@ -386,14 +386,20 @@ leaf_stats(struct dg_scan *s, const struct mw_part *p, const unsigned char *d,
 		l->nul++;
 	for (q = d; (q = memchr(q, '=', (size_t)(end - q))) != NULL; q++)
 		l->eq++;
-	if (!(s->flags & DG_7BIT) && p->has_ct)
-		return;
-	u8_feed(&l->u, d, n);
+	/* The charset of a Content-Type relayq adds (none there yet). */
+	if (!p->has_ct)
+		u8_feed(&l->u, d, n);
 	if (!(s->flags & DG_7BIT))
 		return;
 	for (i = 0; i < n; i++) {
 		unsigned char c = d[i];
 
+		/* Most octets: printable, mid-line, nothing pending. */
+		if (c > ' ' && c < 0x7f && c != '=' && !l->qbol && !l->qcr) {
+			l->qline++;
+			l->qlastws = 0;
+			continue;
+		}
 		if (c >= 0x80)
 			l->eight++;
 		if (c == '\n') {

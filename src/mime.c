@@ -240,31 +240,43 @@ qp_init(struct qp_enc *q)
 }
 
 /*
+ * The encoder writes through a pointer into room made beforehand (one
+ * buf_grow per slice of input, not one per octet): an input octet puts
+ * out at most itself encoded and a held-back one, each after a soft
+ * break, 12 octets.
+ */
+#define QP_SLICE	8192
+#define QP_ROOM(n)	(12 * (n) + 16)
+
+/*
  * Put one output unit on the current line, first breaking the line
  * softly if the unit and the '=' of a later soft break would not fit.
  * Lines thus never pass 75 octets plus the "=" of a soft break.
  */
-static void
-qp_put(struct qp_enc *q, unsigned char c, int encode, struct buf *out)
+static char *
+qp_put(struct qp_enc *q, unsigned char c, int encode, char *w)
 {
 	size_t u = encode ? 3 : 1;
 
 	if (q->col + u > QP_LINE_MAX - 1) {
-		buf_add(out, "=\r\n", 3);
+		*w++ = '=';
+		*w++ = '\r';
+		*w++ = '\n';
 		q->col = 0;
 	}
 	if (encode) {
-		buf_addch(out, '=');
-		buf_addch(out, hexdig[c >> 4]);
-		buf_addch(out, hexdig[c & 15]);
+		*w++ = '=';
+		*w++ = hexdig[c >> 4];
+		*w++ = hexdig[c & 15];
 	} else
-		buf_addch(out, (char)c);
+		*w++ = (char)c;
 	q->col += u;
+	return w;
 }
 
 /* One octet that is neither CR nor held-back white space. */
-static void
-qp_octet(struct qp_enc *q, unsigned char c, struct buf *out)
+static char *
+qp_octet(struct qp_enc *q, unsigned char c, char *w)
 {
 	int encode;
 
@@ -283,66 +295,98 @@ qp_octet(struct qp_enc *q, unsigned char c, struct buf *out)
 	if (!encode && q->col + 1 > QP_LINE_MAX - 1 &&
 	    (c == '.' || c == 'F' || c == '-'))
 		encode = 1;
-	qp_put(q, c, encode, out);
+	return qp_put(q, c, encode, w);
 }
 
 /* Held-back white space: literal when more text follows on its line. */
-static void
-qp_flush_ws(struct qp_enc *q, int at_eol, struct buf *out)
+static char *
+qp_flush_ws(struct qp_enc *q, int at_eol, char *w)
 {
 	unsigned char ws = q->pending_ws;
 
 	if (ws == 0)
-		return;
+		return w;
 	q->pending_ws = 0;
-	qp_put(q, ws, at_eol, out);
+	return qp_put(q, ws, at_eol, w);
 }
 
-void
-qp_feed(struct qp_enc *q, const void *data, size_t len, struct buf *out)
+static char *
+qp_slice(struct qp_enc *q, const unsigned char *p, size_t len, char *w)
 {
-	const unsigned char *p = data;
 	size_t i;
 
 	for (i = 0; i < len; i++) {
 		unsigned char c = p[i];
 
+		/* Most octets: printable, nothing held, mid-line. */
+		if (c > ' ' && c < 0x7f && c != '=' && q->pending_ws == 0 &&
+		    !q->pending_cr && q->col > 0 && q->col + 1 <= QP_LINE_MAX - 1) {
+			*w++ = (char)c;
+			q->col++;
+			continue;
+		}
 		if (q->pending_cr) {
 			q->pending_cr = 0;
 			if (c == '\n') {
 				/* Hard break: trailing space is encoded. */
-				qp_flush_ws(q, 1, out);
-				buf_add(out, "\r\n", 2);
+				w = qp_flush_ws(q, 1, w);
+				*w++ = '\r';
+				*w++ = '\n';
 				q->col = 0;
 				continue;
 			}
-			qp_flush_ws(q, 0, out);
-			qp_put(q, '\r', 1, out);
+			w = qp_flush_ws(q, 0, w);
+			w = qp_put(q, '\r', 1, w);
 		}
 		if (c == '\r') {
 			q->pending_cr = 1;
 			continue;
 		}
 		if (c == ' ' || c == '\t') {
-			qp_flush_ws(q, 0, out);
+			w = qp_flush_ws(q, 0, w);
 			q->pending_ws = c;
 			continue;
 		}
-		qp_flush_ws(q, 0, out);
-		qp_octet(q, c, out);
+		w = qp_flush_ws(q, 0, w);
+		w = qp_octet(q, c, w);
+	}
+	return w;
+}
+
+void
+qp_feed(struct qp_enc *q, const void *data, size_t len, struct buf *out)
+{
+	const unsigned char *p = data;
+	size_t k;
+	char *w;
+
+	while (len > 0) {
+		k = len < QP_SLICE ? len : QP_SLICE;
+		buf_grow(out, QP_ROOM(k));
+		w = qp_slice(q, p, k, out->data + out->len);
+		out->len = (size_t)(w - out->data);
+		out->data[out->len] = '\0';
+		p += k;
+		len -= k;
 	}
 }
 
 void
 qp_finish(struct qp_enc *q, struct buf *out)
 {
+	char *w;
+
+	buf_grow(out, QP_ROOM(1));
+	w = out->data + out->len;
 	/* The end of input ends the last line: its white space is trailing. */
 	if (q->pending_cr) {
 		q->pending_cr = 0;
-		qp_flush_ws(q, 0, out);
-		qp_put(q, '\r', 1, out);
+		w = qp_flush_ws(q, 0, w);
+		w = qp_put(q, '\r', 1, w);
 	} else
-		qp_flush_ws(q, 1, out);
+		w = qp_flush_ws(q, 1, w);
+	out->len = (size_t)(w - out->data);
+	out->data[out->len] = '\0';
 }
 
 /* ---- base64 -------------------------------------------------------------- */

@@ -119,7 +119,7 @@ buf_init(struct buf *b)
 	b->len = b->cap = 0;
 }
 
-static void
+void
 buf_grow(struct buf *b, size_t more)
 {
 	size_t need, cap;

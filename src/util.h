@@ -42,6 +42,8 @@ struct buf {
 };
 
 void	 buf_init(struct buf *);
+/* Room for more octets (and the NUL) after len; writing there is the caller's. */
+void	 buf_grow(struct buf *, size_t more);
 void	 buf_add(struct buf *, const void *, size_t);
 void	 buf_addstr(struct buf *, const char *);
 void	 buf_addch(struct buf *, char);
