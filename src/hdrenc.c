@@ -546,8 +546,10 @@ put_param(struct fout *o, const char *p, size_t n, struct rq_err *err)
 		eq++;
 	for (ae = eq; ae > i && is_wsp(p[ae - 1]); ae--)
 		continue;
-	if (eq >= n || rq_has_8bit(p + i, ae - i) || ae == i ||
-	    p[ae - 1] == '*')
+	for (k = i; k < ae && attr_char((unsigned char)p[k]); k++)
+		continue;
+	/* The name must be a plain attribute (RFC 2231 7) to take a '*'. */
+	if (eq >= n || ae == i || k < ae)
 		return rq_errf(err, EX_DATAERR, "5.6.9 an 8-bit MIME parameter "
 		    "that is not name=value cannot be encoded");
 	/* The structure hangs on it: readers take it only as it is. */

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "downgrade.h"
+#include "hdrenc.h"
 #include "mimewalk.h"
 #include "tap.h"
 #include "util.h"
@@ -271,9 +272,62 @@ test_part_limit(void)
 	buf_free(&in);
 }
 
+/* hdrenc_field: the encoded field, or the start of the reason. */
+static const struct {
+	const char	*in;
+	const char	*want;		/* NULL: refused */
+	const char	*why;		/* the reason starts so */
+} hdr_cases[] = {
+	{ "Subject: caf\xc3\xa9\r\n", "Subject: =?UTF-8?Q?caf=C3=A9?=\r\n",
+	  NULL },
+	{ "Subject: caf\xe9\r\n", "Subject: =?unknown-8bit?Q?caf=E9?=\r\n",
+	  NULL },
+	{ "Content-Type: text/plain; name=\"r\xc3\xa9sum\xc3\xa9.txt\"\r\n",
+	  "Content-Type: text/plain; name*=utf-8''r%C3%A9sum%C3%A9.txt\r\n",
+	  NULL },
+	{ "Content-Type: multipart/mixed; boundary=\"b\xe9\"\r\n", NULL,
+	  "5.6.9 an 8-bit multipart boundary" },
+	/* Not a parameter name: a comment that never closes swallows ';'. */
+	{ "Content-Type: multipart/mixed; a/b (c: d; boundary=\"x\xc0y\"\r\n",
+	  NULL, "5.6.9 an 8-bit MIME parameter that is not name=value" },
+	{ "Content-Type: text/plain; x y=\"\xe9\"\r\n", NULL,
+	  "5.6.9 an 8-bit MIME parameter that is not name=value" },
+	{ "Date: Thu, 3 Dec 2026 \xe9\r\n", NULL, "5.6.9 the Date header" },
+};
+
+static void
+test_hdrenc(void)
+{
+	struct buf out;
+	struct rq_err err;
+	size_t i;
+	int rc;
+
+	buf_init(&out);
+	for (i = 0; i < RQ_ARRAY_LEN(hdr_cases); i++) {
+		buf_reset(&out);
+		buf_add(&out, "", 0);
+		rc = hdrenc_field(hdr_cases[i].in, strlen(hdr_cases[i].in),
+		    &out, &err);
+		if (hdr_cases[i].want != NULL) {
+			is_int(rc, 0, "hdrenc %zu: encodes", i);
+			if (rc == 0)
+				is_str(out.data, hdr_cases[i].want,
+				    "hdrenc %zu: the field", i);
+		} else {
+			is_int(rc, EX_DATAERR, "hdrenc %zu: refused", i);
+			ok(rc != 0 && strncmp(err.msg, hdr_cases[i].why,
+			    strlen(hdr_cases[i].why)) == 0, "hdrenc %zu: %s",
+			    i, rc ? err.msg : "(no reason)");
+		}
+	}
+	buf_free(&out);
+}
+
 int
 main(void)
 {
+	test_hdrenc();
 	test_part_limit();
 	test_qpfix();
 	test_bound();
