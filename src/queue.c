@@ -1974,22 +1974,36 @@ msgdir_sync(struct queue *q)
 }
 
 int
-queue_msg_remove(struct queue *q, struct qmsg *m, struct rq_err *err)
+queue_msg_unlink(struct queue *q, struct qmsg *m, struct rq_err *err)
+{
+	int dir = m->failed ? D_FAILED : D_MSG;
+
+	if (unlinkat(q->sub[dir], m->env.id, 0) != 0 && errno != ENOENT)
+		return q_errno(q, m, errno, "remove", err);
+	return 0;
+}
+
+int
+queue_msg_sync_removal(struct queue *q, const struct qmsg *m,
+    struct rq_err *err)
+{
+	int dir = m->failed ? D_FAILED : D_MSG, e;
+
+	/* Only sub[dir] and the group: nothing another thread changes. */
+	if ((dir == D_MSG ? msgdir_sync(q) : xfsync(q->sub[dir])) == 0)
+		return 0;
+	e = errno;
+	return rq_errno(err, ex_from_errno(e), e,
+	    "cannot remove message %s in queue %s", m->env.id, q->path);
+}
+
+int
+queue_msg_unlink_state(struct queue *q, struct qmsg *m, struct rq_err *err)
 {
 	char name[QUEUE_ID_MAX + 8];
-	int dir = m->failed ? D_FAILED : D_MSG;
 	int sdir = m->failed ? D_FAILED : D_STATE;
 	int ex, sfd;
 
-	/*
-	 * The message goes first and for good (fsync) before its state: a
-	 * crash in between leaves a state file without a message (garbage),
-	 * never a message without the state that says who already has it.
-	 */
-	if (unlinkat(q->sub[dir], m->env.id, 0) != 0 && errno != ENOENT)
-		return q_errno(q, m, errno, "remove", err);
-	if ((dir == D_MSG ? msgdir_sync(q) : xfsync(q->sub[dir])) != 0)
-		return q_errno(q, m, errno, "remove", err);
 	/* Nothing to create for a removal: no state/, no state file. */
 	ex = sub_for_read(q, sdir, &sfd, err);
 	if (ex != 0 || sfd < 0)
@@ -1998,6 +2012,24 @@ queue_msg_remove(struct queue *q, struct qmsg *m, struct rq_err *err)
 	if (unlinkat(sfd, name, 0) != 0 && errno != ENOENT)
 		return q_errno(q, m, errno, "remove the state of", err);
 	return 0;
+}
+
+int
+queue_msg_remove(struct queue *q, struct qmsg *m, struct rq_err *err)
+{
+	int ex;
+
+	/*
+	 * The message goes first and for good (fsync) before its state: a
+	 * crash in between leaves a state file without a message (garbage),
+	 * never a message without the state that says who already has it.
+	 */
+	ex = queue_msg_unlink(q, m, err);
+	if (ex == 0)
+		ex = queue_msg_sync_removal(q, m, err);
+	if (ex == 0)
+		ex = queue_msg_unlink_state(q, m, err);
+	return ex;
 }
 
 int

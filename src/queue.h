@@ -235,6 +235,19 @@ int	queue_msg_save_state(struct queue *, struct qmsg *, struct rq_err *);
  */
 int	queue_msg_remove(struct queue *, struct qmsg *, struct rq_err *);
 /*
+ * The same in its three steps, for a caller that does other work while
+ * the disk makes the unlink durable (deliver.c): queue_msg_unlink, then
+ * queue_msg_sync_removal (the fsync, through the group commit below),
+ * then, once that succeeded, queue_msg_unlink_state.  The sync reads
+ * only what never changes while the queue is open, so it may run in
+ * another thread of the process while this one goes on with other
+ * messages of the same queue; m must stay untouched until it returns.
+ */
+int	queue_msg_unlink(struct queue *, struct qmsg *, struct rq_err *);
+int	queue_msg_sync_removal(struct queue *, const struct qmsg *,
+	    struct rq_err *);
+int	queue_msg_unlink_state(struct queue *, struct qmsg *, struct rq_err *);
+/*
  * Group commit for the processes of one flush (forked after
  * queue_set_group): each queue_msg_remove still returns only once its
  * unlink is on disk, but one fsync of msg/ serves every removal made
