@@ -91,6 +91,8 @@ struct smtp {
 	const char		*mech;
 	smtp_trace_fn		 trace;
 	void			*trace_arg;
+	void			(*before_end)(void *);	/* smtp_params */
+	void			*before_end_arg;
 	struct buf		 line;		/* a received line */
 	struct buf		 cmd;		/* a command being built */
 	struct buf		 out;		/* filtered content */
@@ -256,6 +258,14 @@ send_cmdf(struct smtp *s, struct rq_err *err, const char *fmt, ...)
 	buf_vaddf(&s->cmd, fmt, ap);
 	va_end(ap);
 	return send_line(s, s->cmd.data, NULL, err);
+}
+
+/* The end of a message's data is about to leave (smtp_params). */
+static void
+before_end(struct smtp *s)
+{
+	if (s->before_end != NULL)
+		s->before_end(s->before_end_arg);
 }
 
 static int
@@ -562,6 +572,8 @@ smtp_open(const struct smtp_params *p, struct smtp **out,
 	s->host = xstrdup(p->host);
 	s->trace = p->trace;
 	s->trace_arg = p->trace_arg;
+	s->before_end = p->before_end;
+	s->before_end_arg = p->before_end_arg;
 	caps_init(&s->caps);
 	reply_init(&r);
 	buf_init(&s->line);
@@ -858,6 +870,8 @@ send_content(struct smtp *s, struct qmsg *m, const char *prefix, int bdat,
 			end = 1;
 		}
 		if (!bdat) {
+			if (end)
+				before_end(s);
 			if (s->out.len >= READ_CHUNK || end) {
 				rc = conn_write(s->c, s->out.data, s->out.len,
 				    err);
@@ -870,6 +884,8 @@ send_content(struct smtp *s, struct qmsg *m, const char *prefix, int bdat,
 		if (s->out.len < BDAT_CHUNK && !end)
 			continue;
 		/* One BDAT: the command, its octets, its reply. */
+		if (end)
+			before_end(s);
 		buf_reset(&s->cmd);
 		buf_addf(&s->cmd, "BDAT %zu%s", s->out.len,
 		    end ? " LAST" : "");
@@ -1305,8 +1321,10 @@ transaction(struct txn *x, struct buf *cmd, int bdat, struct rq_err *err)
 		if (x->mail_code / 100 != 2)
 			mail_failed(x);
 		/* A 354 without recipients still needs its end of data. */
-		if (x->data_code == 354)
+		if (x->data_code == 354) {
+			before_end(s);
 			rc = command(x, ".", TMO_DOT, err);
+		}
 		return rc;
 	}
 	if (!bdat && x->data_code != 354) {

@@ -47,6 +47,15 @@ struct smtp_params {
 	void			*trace_arg;
 	int			 check;	/* --check: describe, keep going
 					   after failures to say more */
+	/*
+	 * Called just before the end of a message's data leaves (the final
+	 * "." of DATA, "BDAT ... LAST", the "." after a DATA that no
+	 * recipient got), as the server's 250 may follow at once: the
+	 * caller's queue update for the message before must be durable by
+	 * the time it returns (SPEC 3).  NULL: nothing to wait for.
+	 */
+	void			(*before_end)(void *arg);
+	void			*before_end_arg;
 };
 
 /* Where smtp_open() stopped: decides whether the next host is worth it. */
