@@ -22,8 +22,12 @@
  *     busy in another flush is skipped), check it is still due, take a
  *     rate_limit slot and a warm-up count (acctstate.h: counted on disk
  *     before it goes), send, record the outcome durably and in the
- *     account's totals, next.  After max_messages_per_connection
- *     messages, or a broken session, it opens a new one;
+ *     account's totals, next.  A delivered message's removal waits for
+ *     the disk beside the next message's transaction, in a thread of the
+ *     worker, and is durable before that message's end of data leaves
+ *     ("removals off the critical path" below).  After
+ *     max_messages_per_connection messages, or a broken session, it
+ *     opens a new one;
  *  4. messages no worker could take because no session could be opened
  *     are deferred by the parent with that error; messages left because
  *     of a rate limit stay due and untouched; those over the day's
@@ -41,6 +45,8 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <netdb.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -91,6 +97,8 @@ struct job {
 	char				*password;
 	char				*name;	/* EHLO, Reporting-MTA */
 	struct shared			*sh;
+	struct removal			*rm;	/* this worker's; NULL: each
+						   removal is made in line */
 };
 
 /* Worker processes of the running job, for forwarding SIGTERM. */
@@ -268,6 +276,192 @@ out:
 	return ok;
 }
 
+/* ---- removals off the critical path --------------------------------------- */
+
+/*
+ * After the server's 250 for a message delivered to every recipient, the
+ * worker unlinks it and hands the rest of the removal's waiting to a
+ * thread of its own: the fsync of msg/ that makes the unlink durable,
+ * then the close of the file (where ext4 frees its blocks and, mounted
+ * with discard, waits for the device).  Meanwhile the worker takes the
+ * next message and sends its envelope and content.  SPEC 3 is kept by
+ * removal_wait(), which smtp.c calls just before that message's end of
+ * data leaves (smtp_params.before_end), and which the worker calls
+ * before QUIT and before it ends: it waits for the fsync, then finishes
+ * the removal (the state file, the account's totals; or, when the fsync
+ * failed, the state that says everyone has the message).  So a
+ * connection still has at most one message between its 250 and its
+ * durable removal, and a crash still costs at most one duplicate per
+ * connection.  Everything else record() writes (a deferral's state, a
+ * bounce, a move to failed/) stays in line, before the next message is
+ * even opened.
+ *
+ * The thread does nothing but that fsync and that close; everything that
+ * logs, counts or writes state stays in the worker.
+ */
+struct removal {
+	pthread_t	 th;
+	pthread_mutex_t	 mu;
+	pthread_cond_t	 cv;
+	struct queue	*q;
+	struct qmsg	*m;	/* unlinked, its removal under way; NULL: none */
+	long long	 now;	/* when its outcome was recorded */
+	int		 fd;	/* m's file, for the thread to close */
+	int		 go;	/* the thread has m to sync */
+	int		 done;	/* ... and did: rc, e */
+	int		 quit;
+	int		 rc;
+	struct rq_err	 e;
+};
+
+static void *
+removal_thread(void *arg)
+{
+	struct removal *r = arg;
+	struct rq_err e;
+	int fd, rc;
+
+	pthread_mutex_lock(&r->mu);
+	for (;;) {
+		while (!r->go && !r->quit)
+			pthread_cond_wait(&r->cv, &r->mu);
+		if (!r->go)
+			break;
+		r->go = 0;
+		fd = r->fd;
+		r->fd = -1;
+		pthread_mutex_unlock(&r->mu);
+		rc = queue_msg_sync_removal(r->q, r->m, &e);
+		pthread_mutex_lock(&r->mu);
+		r->rc = rc;
+		r->e = e;
+		r->done = 1;
+		pthread_cond_broadcast(&r->cv);
+		pthread_mutex_unlock(&r->mu);
+		/* Durability does not wait for the blocks to be freed. */
+		close(fd);
+		pthread_mutex_lock(&r->mu);
+	}
+	pthread_mutex_unlock(&r->mu);
+	return NULL;
+}
+
+/* A removal thread for this worker, or NULL (then removals stay in line). */
+static struct removal *
+removal_new(struct queue *q)
+{
+	struct removal *r = xcalloc(1, sizeof(*r));
+	sigset_t all, old;
+	int rc;
+
+	r->q = q;
+	r->fd = -1;
+	pthread_mutex_init(&r->mu, NULL);
+	pthread_cond_init(&r->cv, NULL);
+	/* Signals (SIGTERM: stop after this message) are the worker's. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	rc = pthread_create(&r->th, NULL, removal_thread, r);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0) {
+		log_line(LOG_WARNING, "pthread_create: %s; removals are made "
+		    "in line", strerror(rc));
+		pthread_cond_destroy(&r->cv);
+		pthread_mutex_destroy(&r->mu);
+		free(r);
+		return NULL;
+	}
+	return r;
+}
+
+/* A removal that failed: keep the record that everyone got it. */
+static void
+removal_failed(struct job *j, struct qmsg *m, int rc, struct rq_err *e)
+{
+	if (rc == 0)
+		return;
+	log_line(LOG_ERR, "id=%s: cannot remove: %s", m->env.id, e->msg);
+	(void)queue_msg_save_state(j->q, m, e);
+}
+
+/*
+ * Wait until the removal under way, if any, is durable, and finish it.
+ * smtp.c's before_end hook: arg is the job.
+ */
+static void
+removal_wait(void *arg)
+{
+	struct job *j = arg;
+	struct removal *r = j->rm;
+	struct qmsg *m;
+	int rc;
+
+	if (r == NULL || r->m == NULL)
+		return;
+	pthread_mutex_lock(&r->mu);
+	while (!r->done)
+		pthread_cond_wait(&r->cv, &r->mu);
+	r->done = 0;
+	pthread_mutex_unlock(&r->mu);
+	m = r->m;
+	r->m = NULL;
+	rc = r->rc;
+	if (rc == 0)
+		rc = queue_msg_unlink_state(j->q, m, &r->e);
+	removal_failed(j, m, rc, &r->e);
+	acct_record(j->q, j->a, OUT_OK, r->now);
+	queue_msg_close(m);
+}
+
+/*
+ * m, delivered to every recipient, goes: unlinked here, made durable by
+ * the thread, finished by removal_wait().  m is ours from here on.
+ */
+static void
+removal_start(struct job *j, struct qmsg *m, long long now)
+{
+	struct removal *r = j->rm;
+	struct rq_err e;
+	int rc;
+
+	removal_wait(j);	/* one at a time */
+	rc = queue_msg_unlink(j->q, m, &e);
+	if (rc != 0) {
+		removal_failed(j, m, rc, &e);
+		acct_record(j->q, j->a, OUT_OK, now);
+		queue_msg_close(m);
+		return;
+	}
+	pthread_mutex_lock(&r->mu);
+	r->m = m;
+	r->now = now;
+	r->fd = m->fd;		/* the thread closes it, and so unlocks */
+	m->fd = -1;
+	r->go = 1;
+	pthread_cond_broadcast(&r->cv);
+	pthread_mutex_unlock(&r->mu);
+}
+
+/* Wait for what is under way, stop the thread. */
+static void
+removal_free(struct job *j)
+{
+	struct removal *r = j->rm;
+
+	if (r == NULL)
+		return;
+	removal_wait(j);
+	pthread_mutex_lock(&r->mu);
+	r->quit = 1;
+	pthread_cond_broadcast(&r->cv);
+	pthread_mutex_unlock(&r->mu);
+	pthread_join(r->th, NULL);
+	pthread_cond_destroy(&r->cv);
+	pthread_mutex_destroy(&r->mu);
+	free(r);
+	j->rm = NULL;
+}
+
 /* ---- recording an outcome ------------------------------------------------- */
 
 static int
@@ -400,8 +594,10 @@ set_reply(struct qmsg *m, size_t i, const char *text)
  * The outcome of one attempt at m (res per recipient; relay and tlsv
  * for the log, NULL without a session): per-recipient state, attempts,
  * backoff or expiry, then removal, bounce or a durable state update.
+ * Returns 1 when m was handed to the worker's removal thread (the
+ * caller must not close it), else 0.
  */
-static void
+static int
 record(struct job *j, struct qmsg *m, const struct smtp_result *res,
     const char *relay, const char *tlsv, int srv_dsn)
 {
@@ -494,13 +690,14 @@ record(struct job *j, struct qmsg *m, const struct smtp_result *res,
 		__atomic_fetch_add(&j->sh->failed, 1, __ATOMIC_SEQ_CST);
 	} else {
 		msgout = OUT_OK;
-		if (queue_msg_remove(j->q, m, &e) != 0) {
-			/* Keep the record that everyone got it. */
-			log_line(LOG_ERR, "id=%s: cannot remove: %s",
-			    m->env.id, e.msg);
-			(void)queue_msg_save_state(j->q, m, &e);
-		}
 		__atomic_fetch_add(&j->sh->sent, 1, __ATOMIC_SEQ_CST);
+		if (j->rm != NULL) {
+			/* Finished and counted once durable (removal_wait);
+			   never with -v or --id, which say so at once. */
+			removal_start(j, m, now);
+			return 1;
+		}
+		removal_failed(j, m, queue_msg_remove(j->q, m, &e), &e);
 	}
 	acct_record(j->q, a, (enum outcome)msgout, now);
 
@@ -516,6 +713,7 @@ record(struct job *j, struct qmsg *m, const struct smtp_result *res,
 				    outcome_name(res->r[i].out),
 				    res->r[i].reply);
 	}
+	return 0;
 }
 
 /* A deferral without a transaction (no session could be opened). */
@@ -535,7 +733,8 @@ record_session_failure(struct job *j, struct qmsg *m, const char *why)
 		res.r[i].out = OUT_TEMP;
 		res.r[i].reply = xstrdup(why);
 	}
-	record(j, m, &res, NULL, NULL, 0);
+	/* Only after the workers: no removal thread to take m. */
+	(void)record(j, m, &res, NULL, NULL, 0);
 	smtp_result_free(&res);
 }
 
@@ -646,6 +845,8 @@ open_session(struct job *j, struct rq_err *err)
 	p.dkim = j->dkim;
 	p.trace = j->o->trace;
 	p.trace_arg = j->o->trace_arg;
+	p.before_end = removal_wait;
+	p.before_end_arg = j;
 	for (h = 0; h < a->hosts.n; h++) {
 		p.host = a->hosts.v[h];
 		if (smtp_open(&p, &s, &stage, err) == 0)
@@ -717,6 +918,9 @@ worker(struct job *j, struct smtp *s)
 	long long until;
 	int rc;
 
+	/* -v and --id say "sent" at once, so their removals stay in line. */
+	if (!o->verbose && o->only_id == NULL)
+		j->rm = removal_new(j->q);
 	for (;;) {
 		if (o->stop != NULL && *o->stop)
 			break;
@@ -775,10 +979,10 @@ worker(struct job *j, struct smtp *s)
 		}
 		memset(&res, 0, sizeof(res));
 		rc = smtp_send(s, m, &res, &err);
-		record(j, m, &res, smtp_peer(s), smtp_tls_version(s),
-		    smtp_caps(s)->dsn);
+		if (!record(j, m, &res, smtp_peer(s), smtp_tls_version(s),
+		    smtp_caps(s)->dsn))
+			queue_msg_close(m);
 		smtp_result_free(&res);
-		queue_msg_close(m);
 		nconn++;
 		if (rc != 0) {
 			log_line(LOG_WARNING, "account %s: %s", j->a->name,
@@ -787,10 +991,12 @@ worker(struct job *j, struct smtp *s)
 			s = NULL;
 		} else if (j->a->max_messages_per_connection > 0 &&
 		    nconn >= (unsigned)j->a->max_messages_per_connection) {
+			removal_wait(j);
 			smtp_close(s);
 			s = NULL;
 		}
 	}
+	removal_free(j);
 	smtp_close(s);
 }
 
