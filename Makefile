@@ -106,7 +106,10 @@ tests/smtpd/rq-testsmtpd: $(TSRV_SRC) $(TSRV_HDR)
 tests/faultshim.so: tests/faultshim.c
 	$(CC) $(filter-out -Wmissing-prototypes,$(ALL_CFLAGS)) -fPIC -shared -o $@ $< -ldl
 
-TEST_BINS = $(UNIT_BIN) tests/faultshim.so $(if $(TSRV_SRC),tests/smtpd/rq-testsmtpd)
+tests/ordershim.so: tests/ordershim.c
+	$(CC) $(filter-out -Wmissing-prototypes,$(ALL_CFLAGS)) -fPIC -shared -o $@ $< -ldl
+
+TEST_BINS = $(UNIT_BIN) tests/faultshim.so tests/ordershim.so $(if $(TSRV_SRC),tests/smtpd/rq-testsmtpd)
 
 tests: $(PROGS) $(TEST_BINS)
 
@@ -167,7 +170,7 @@ install-sendmail: install
 
 clean:
 	rm -f src/*.o src/librelayq.a $(PROGS) $(UNIT_BIN) tests/unit/*.o \
-		tests/smtpd/rq-testsmtpd tests/faultshim.so
+		tests/smtpd/rq-testsmtpd tests/faultshim.so tests/ordershim.so
 	rm -rf tests/fuzz/bin
 
 .PHONY: all check test tests deps demo fuzz bench lint-man install install-sendmail clean

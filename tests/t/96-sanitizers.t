@@ -22,7 +22,7 @@ mkdir -p "$S" "$T/san"
 	(cd "$S" && tar -xf -) || bail "cannot copy the tree to $S"
 make -C "$S" clean >/dev/null 2>&1
 units=$(cd "$S" && ls tests/unit/t_*.c 2>/dev/null | sed 's/\.c$//')
-helpers=tests/faultshim.so
+helpers="tests/faultshim.so tests/ordershim.so"
 [ -n "$(ls "$S"/tests/smtpd/*.c 2>/dev/null)" ] &&
 	helpers="$helpers tests/smtpd/rq-testsmtpd"
 # shellcheck disable=SC2086
