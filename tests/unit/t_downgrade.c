@@ -189,23 +189,6 @@ test_bound(void)
 	buf_free(&out);
 }
 
-/* Longest line of p, line ends not counted. */
-static size_t
-longest_line(const char *p, size_t n)
-{
-	size_t i, len = 0, max = 0;
-
-	for (i = 0; i < n; i++) {
-		if (p[i] == '\r' || p[i] == '\n') {
-			len = 0;
-			continue;
-		}
-		if (++len > max)
-			max = len;
-	}
-	return max;
-}
-
 /*
  * An 8-bit header field whose ASCII part, put as one piece by the
  * encoder (a quoted display name), is longer than a line may be: the

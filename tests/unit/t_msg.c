@@ -139,22 +139,6 @@ run_str(const char *in, const struct msg_opts *o, struct run *r)
 	run(in, strlen(in), o, 0, r);
 }
 
-static size_t
-longest_line(const char *p, size_t n)
-{
-	size_t i, len = 0, max = 0;
-
-	for (i = 0; i < n; i++) {
-		if (p[i] == '\r' || p[i] == '\n') {
-			len = 0;
-			continue;
-		}
-		if (++len > max)
-			max = len;
-	}
-	return max;
-}
-
 /* Where the body starts (after the first empty line), or NULL. */
 static const char *
 body_of(const struct buf *b)

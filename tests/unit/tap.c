@@ -112,6 +112,22 @@ is_mem(const void *got, size_t gotlen, const void *want, size_t wantlen,
 	return cond;
 }
 
+size_t
+longest_line(const char *p, size_t n)
+{
+	size_t i, len = 0, max = 0;
+
+	for (i = 0; i < n; i++) {
+		if (p[i] == '\r' || p[i] == '\n') {
+			len = 0;
+			continue;
+		}
+		if (++len > max)
+			max = len;
+	}
+	return max;
+}
+
 int
 crlf_canonical(const char *p, size_t n)
 {

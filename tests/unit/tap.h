@@ -22,6 +22,8 @@ int	is_mem(const void *got, size_t gotlen, const void *want, size_t wantlen,
 	    const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 /* No CR without LF after it and no LF without CR before it (canonical text). */
 int	crlf_canonical(const char *p, size_t n);
+/* The longest line of p, CR and LF not counted. */
+size_t	longest_line(const char *p, size_t n);
 struct strlist;
 /* The list's strings joined with '|' ("" for none), for compact tables. */
 char   *joined(const struct strlist *l);
