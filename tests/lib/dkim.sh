@@ -35,6 +35,10 @@
 #                          "fail: " and its complaint (it says nothing
 #                          and exits 0 only for a good signature)
 #   dkim_cli ZONE FILE...  python3-dkim's dkimverify command the same way
+#   dkim_config KEY [EXTRA KEYS...]
+#                          a fresh queue ($T/queue, $T/log) and a flush
+#                          configuration with one session, signing as
+#                          sel._domainkey.example.org with $T/k/KEY.key
 
 DKIM_PY=/usr/bin/python3
 
@@ -174,4 +178,12 @@ dkim_cli() {
 	[ -x /usr/bin/dkimverify ] || bail "dkimverify is missing (python3-dkim)"
 	dkim_dns "$zone" bash -c "$(declare -f _dkim_each)"'; _dkim_each "$@"' \
 	    _ cli "$@"
+}
+
+dkim_config() {
+	local key=$1
+	shift
+	rm -rf "$T/queue" "$T/log"
+	flush_config "connections 1" "dkim_domain example.org" \
+	    "dkim_selector sel" "dkim_key $T/k/$key.key" "$@"
 }

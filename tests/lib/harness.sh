@@ -78,6 +78,16 @@ unlike() {	# unlike TEXT EXTENDED-REGEX DESCRIPTION
 
 diag() { printf '# %s\n' "$*"; }
 
+# tap_results FILE PREFIX: each "PASS x" / "FAIL x" line of FILE (what a
+# checker script printed) as one TAP line.
+tap_results() {
+	local st rest
+	while read -r st rest; do
+		[ "$st" = PASS ]
+		ok $? "$2: $rest"
+	done <"$1"
+}
+
 done_testing() {
 	echo "1..$_tap_n"
 	[ "$_tap_failed" -eq 0 ]

@@ -23,15 +23,6 @@ for alg in rsa ed25519; do
 	echo "sel._domainkey.example.org $T/k/$alg.txt" >"$T/zone.$alg"
 done
 
-# config KEY [EXTRA KEYS...]: a fresh queue, one session, signing with KEY.
-config() {
-	local key=$1
-	shift
-	rm -rf "$T/queue" "$T/log"
-	flush_config "connections 1" "dkim_domain example.org" \
-	    "dkim_selector sel" "dkim_key $T/k/$key.key" "$@"
-}
-
 # verdicts TXT ZONE FILE...: "PY/OPENDKIM/CLI" per file, one line each;
 # the verifiers' reasons go to the TAP output (fd 3, the test's standard
 # output, since verdicts runs inside $(...)) as comments.
@@ -65,7 +56,7 @@ n=${#inputs[@]}
 for alg in rsa ed25519; do
 	a=$([ $alg = rsa ] && echo rsa-sha256 || echo ed25519-sha256)
 	srv_next "ehlo PIPELINING 8BITMIME SIZE"
-	config $alg
+	dkim_config $alg
 	for f in "${inputs[@]}"; do
 		"$RQ" -odq bob@example.net <"$f" || bail "cannot queue $f"
 	done
@@ -125,7 +116,7 @@ done
 
 # --- BDAT (CHUNKING): the signature goes in the first chunk ------------------
 srv_next "ehlo PIPELINING 8BITMIME CHUNKING SIZE"
-config rsa
+dkim_config rsa
 "$RQ" -odq bob@example.net <"$T/in/2-folded"
 flush
 is "$RC" 0 "CHUNKING: relayed"
@@ -134,7 +125,7 @@ is "$(dkim_py "$T/k/rsa.txt" "$DIR/msg-1.eml")" pass "... and it verifies"
 
 # --- simple/simple, x=, a chosen list of fields -------------------------------
 srv_next "ehlo PIPELINING 8BITMIME"
-config ed25519 "dkim_canon simple/simple" "dkim_expire 2d" "dkim_headers from:subject:+date"
+dkim_config ed25519 "dkim_canon simple/simple" "dkim_expire 2d" "dkim_headers from:subject:+date"
 "$RQ" -odq bob@example.net <"$T/in/5-order"
 flush
 s=$(sig 1)
@@ -146,7 +137,7 @@ is "$((x - t))" 172800 "x= is t= plus dkim_expire (2d)"
 is "$(dkim_py "$T/k/ed25519.txt" "$DIR/msg-1.eml")" pass "simple/simple verifies"
 # Signed three days ago with a two-day expiry: the verifier must refuse it.
 srv_next "ehlo PIPELINING 8BITMIME"
-config ed25519 "dkim_expire 2d"
+dkim_config ed25519 "dkim_expire 2d"
 "$RQ" -odq bob@example.net <"$T/in/1-plain"
 RELAYQ_FAKE_NOW=$(( $(date +%s) - 3 * 86400 )) flush
 like "$(dkim_py "$T/k/ed25519.txt" "$DIR/msg-1.eml")" "^fail: .*(x=|expire)" \
@@ -167,7 +158,7 @@ is "$RC" 0 "queued before DKIM was configured: relayed"
 is "$(dkim_py "$T/k/rsa.txt" "$DIR/msg-1.eml" "$DIR/msg-2.eml" | tr '\n' ' ')" \
     "pass pass " "... signed after hashing the body at flush: both verify"
 srv_next "ehlo PIPELINING 8BITMIME"
-config rsa
+dkim_config rsa
 "$RQ" -odq bob@example.net <"$T/in/5-order"
 flush_config "connections 1" "dkim_domain example.org" "dkim_selector sel" \
     "dkim_key $T/k/rsa.key" "dkim_canon relaxed/simple"
@@ -177,7 +168,7 @@ is "$(dkim_py "$T/k/rsa.txt" "$DIR/msg-1.eml")" pass "... hashed again with simp
 
 # --- not signed twice ---------------------------------------------------------
 srv_next "ehlo PIPELINING 8BITMIME"
-config rsa
+dkim_config rsa
 { printf 'DKIM-Signature: v=1; a=rsa-sha256; d=Example.ORG; s=other;\n h=from; bh=AAAA; b=AAAA\n'; cat "$T/in/1-plain"; } |
     "$RQ" -odq bob@example.net
 { printf 'DKIM-Signature: v=1; a=rsa-sha256; d=list.example.net; s=x;\n h=from; bh=AAAA; b=AAAA\n'; cat "$T/in/1-plain"; } |
@@ -192,7 +183,7 @@ like "$(head -1 "$DIR/msg-2.eml")" "d=example\.org; s=sel;" "... ours on top"
 
 # --- a key the flush refuses: the account's mail waits ------------------------
 srv_next "ehlo PIPELINING 8BITMIME"
-config rsa
+dkim_config rsa
 chmod 640 "$T/k/rsa.key"
 "$RQ" -odq bob@example.net <"$T/in/1-plain"
 is "$?" 0 "relayq queues although the key is group-readable (it never reads it)"
@@ -209,7 +200,7 @@ is "$(dkim_py "$T/k/rsa.txt" "$DIR/msg-1.eml")" pass "... signed"
 # --- --check: the key, and the record to publish ------------------------------
 srv_next "ehlo PIPELINING 8BITMIME"
 for alg in rsa ed25519; do
-	config $alg
+	dkim_config $alg
 	"$RQF" --check >"$T/check" 2>&1
 	is "$?" 0 "--check with the $alg key: ok"
 	c=$(cat "$T/check")

@@ -26,15 +26,6 @@ $CHECK gen "$T/corpus" || bail "cannot generate the corpus"
 names=$(cd "$T/corpus" && ls | sed 's/\.eml$//')
 n=$(echo "$names" | wc -w)
 
-# results FILE PREFIX: each "PASS x"/"FAIL x" line as a TAP line.
-results() {
-	local st rest
-	while read -r st rest; do
-		[ "$st" = PASS ]
-		ok $? "$2: $rest"
-	done <"$1"
-}
-
 for kind in full 8bit 7bit; do
 	case $kind in
 	full) caps="ehlo PIPELINING 8BITMIME SMTPUTF8 SIZE 100000000 ENHANCEDSTATUSCODES"; mode= ;;
@@ -58,9 +49,9 @@ for kind in full 8bit 7bit; do
 		sent=$T/corpus/$name.eml
 		[ -f "$sent" ] || { ok 1 "$kind: $got has a known X-Corpus"; continue; }
 		$CHECK compare "$sent" "$got" >"$T/cmp"
-		results "$T/cmp" "$kind $name"
+		tap_results "$T/cmp" "$kind $name"
 		$CHECK wire "$got" $mode >"$T/wire"
-		results "$T/wire" "$kind $name wire"
+		tap_results "$T/wire" "$kind $name wire"
 		# SIZE= is an upper bound of what arrived.
 		m=${got##*/msg-}
 		m=${m%.eml}
@@ -72,7 +63,7 @@ for kind in full 8bit 7bit; do
 		ripmime -i "$got" -d "$T/rip" >/dev/null 2>&1 ||
 		    ok 1 "$kind $name: ripmime reads what arrived"
 		$CHECK ripmime "$sent" "$T/rip" >"$T/rip.out"
-		results "$T/rip.out" "$kind $name"
+		tap_results "$T/rip.out" "$kind $name"
 	done
 done
 

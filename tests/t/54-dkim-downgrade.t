@@ -56,15 +56,6 @@ printf '%s\n' \
     '--b1--' >"$T/in.eml"
 grep -q $'\374' "$T/in.eml" || bail "the test message has no Latin-1 octet"
 
-# config KEY [EXTRA KEYS...]: a fresh queue, one session, signing with KEY.
-config() {
-	local key=$1
-	shift
-	rm -rf "$T/queue" "$T/log"
-	flush_config "connections 1" "dkim_domain example.org" \
-	    "dkim_selector sel" "dkim_key $T/k/$key.key" "$@"
-}
-
 # high FILE: the number of octets >= 0x80 in FILE.
 high() {
 	LC_ALL=C tr -d '\000-\177' <"$1" | wc -c | tr -d ' '
@@ -82,15 +73,6 @@ sys.stdout.buffer.write((re.sub(rb"\r\n(?=[ \t])", b"", f.group(1)).strip() if f
 EOF
 }
 
-# results FILE PREFIX: each "PASS x"/"FAIL x" line as a TAP line.
-results() {
-	local st rest
-	while read -r st rest; do
-		[ "$st" = PASS ]
-		ok $? "$2: $rest"
-	done <"$1"
-}
-
 for alg in rsa ed25519; do
 	for kind in 7bit 8bit full; do
 		case $kind in
@@ -100,7 +82,7 @@ for alg in rsa ed25519; do
 		esac
 		p="$alg, $kind"
 		srv_next "$caps"
-		config $alg
+		dkim_config $alg
 		"$RQ" -odq bob@example.net <"$T/in.eml" || bail "cannot queue the message"
 		is "$(cat "$T"/queue/msg/* | grep -ac 'dkim-bh=relaxed:')" 1 \
 		    "$p: relayq recorded the body hash of the 8-bit content at submit"
@@ -156,7 +138,7 @@ for alg in rsa ed25519; do
 		ok "$([ "${declared:-0}" -ge "$size" ]; echo $?)" \
 		    "$p: SIZE=$declared covers the $size octets that arrived, signature included"
 		$CHECK compare "$T/in.eml" "$got" >"$T/cmp"
-		results "$T/cmp" "$p"
+		tap_results "$T/cmp" "$p"
 
 		is "$(dkim_py "$T/k/$alg.txt" "$got")" pass "$p: python3-dkim verifies it"
 		is "$(dkim_opendkim "$T/zone.$alg" "$got")" pass \
@@ -197,7 +179,7 @@ done
 for c in "simple/simple PIPELINING" "relaxed/relaxed PIPELINING CHUNKING"; do
 	canon=${c%% *}
 	srv_next "ehlo ${c#* } SIZE 100000000"
-	config ed25519 "dkim_canon $canon"
+	dkim_config ed25519 "dkim_canon $canon"
 	"$RQ" -odq bob@example.net <"$T/in.eml" || bail "cannot queue the message"
 	flush
 	is "$RC" 0 "$canon, ${c#* }: relayed"
