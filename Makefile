@@ -45,6 +45,8 @@ $(error missing libraries: $(MISSING); install the Debian packages $(foreach p,$
 endif
 PKG_CFLAGS := $(shell $(PKG_CONFIG) --cflags $(PKGS))
 PKG_LIBS   := $(shell $(PKG_CONFIG) --libs $(PKGS))
+# relayq, the submission, loads GnuTLS only when an account signs (gtls.h).
+SUBMIT_LIBS := $(shell $(PKG_CONFIG) --libs $(filter-out gnutls,$(PKGS)))
 endif
 
 WARN = -Wall -Wextra -Wformat=2 -Wshadow -Wvla -Wwrite-strings \
@@ -65,7 +67,9 @@ ALL_LDFLAGS = $(SAN) $(LDFLAGS)
 LIBS = $(PKG_LIBS)
 
 MAINS     = src/relayq.c src/relayq-flush.c
-LIB_SRC   = $(filter-out $(MAINS),$(wildcard src/*.c))
+# relayq's own way to GnuTLS, linked before the library (gtls.h).
+LAZY_SRC  = src/gtls_lazy.c
+LIB_SRC   = $(filter-out $(MAINS) $(LAZY_SRC),$(wildcard src/*.c))
 LIB_OBJ   = $(LIB_SRC:.c=.o)
 HEADERS   = $(wildcard src/*.h)
 
@@ -86,8 +90,8 @@ src/librelayq.a: $(LIB_OBJ)
 	rm -f $@
 	$(AR) rcs $@ $(LIB_OBJ)
 
-src/relayq: src/relayq.o src/librelayq.a
-	$(CC) $(ALL_LDFLAGS) -o $@ $< src/librelayq.a $(LIBS)
+src/relayq: src/relayq.o src/gtls_lazy.o src/librelayq.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $< src/gtls_lazy.o src/librelayq.a $(SUBMIT_LIBS)
 
 src/relayq-flush: src/relayq-flush.o src/librelayq.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $< src/librelayq.a $(LIBS)

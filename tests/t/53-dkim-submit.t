@@ -3,7 +3,9 @@
 # hash of an account that signs without ever opening, or even looking at,
 # the dkim_key file (strace), also when the file does not exist or sits in
 # a directory the submitter cannot enter; the hash is the body's own, and
-# an account that does not sign records none.  (Under strace, so not in
+# an account that does not sign records none.  relayq does not link GnuTLS:
+# it loads it for the hash of an account that signs, and a submission that
+# does not sign never opens it (gtls.h).  (Under strace, so not in
 # the sanitizer run: LeakSanitizer cannot work under ptrace.)
 # Copyright (C) 2026 the relayq developers
 # SPDX-License-Identifier: GPL-3.0-or-later
@@ -37,6 +39,7 @@ for key in "$T/k/rsa.key" "$T/k/missing.key" "$T/locked/rsa.key"; do
 	    "... the trace saw relayq's file accesses"
 	is "$(grep -c -F "$key" "$T/trace")" 0 "... and none of them names the key file"
 	like "$(tail -c 120 "$(last_msg)")" 'dkim-bh=relaxed:' "... the body hash is recorded"
+	is "$(grep -c 'libgnutls\.so' "$T/trace")" 1 "... with GnuTLS loaded for it, once"
 done
 # The control: the trace would show the key if relayq touched it.
 printf 'From: a@b\n\nx\n' | strace -f -qq -o "$T/trace" -e trace=openat cat "$T/k/rsa.key" >/dev/null
@@ -57,5 +60,18 @@ write_config "account s" "host 127.0.0.1" "tls off" "from sender@example.org" \
     "dkim_selector sel" "dkim_key $T/k/rsa.key" "account default : s"
 printf 'Subject: u\n\nx\n' | "$RQ" -odq r@example.net
 unlike "$(tail -c 120 "$(last_msg)")" 'dkim-bh=' "an account without dkim_domain records no hash"
+
+# Without signing, GnuTLS is never loaded: not linked, not opened.
+command -v readelf >/dev/null || bail "readelf is needed (binutils, with the compiler)"
+needed=$(readelf -d "$RQ" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | tr '\n' ' ')
+like "$needed" 'libc\.so' "relayq's needed libraries are listed ($needed)"
+unlike "$needed" 'gnutls' "... and GnuTLS is not among them"
+needed=$(readelf -d "$TOP/src/relayq-flush" | sed -n 's/.*(NEEDED).*\[\(.*\)\]/\1/p' | tr '\n' ' ')
+like "$needed" 'libgnutls\.so' "(relayq-flush links it)"
+printf 'Subject: u\n\nx\n' | strace -f -qq -o "$T/trace" -e trace=openat \
+    "$RQ" -odq r@example.net
+ok $? "a submission that does not sign, traced"
+ok "$(grep -q 'openat' "$T/trace"; echo $?)" "... the trace saw its opens"
+is "$(grep -c 'libgnutls' "$T/trace")" 0 "... and GnuTLS is not one of them"
 
 done_testing
