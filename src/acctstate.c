@@ -433,14 +433,37 @@ acct_warmup_defer(struct queue *q, struct qmsg *m,
 	return queue_msg_save_state(q, m, err);
 }
 
+int
+acct_count(struct acct_counts *c, enum outcome out, long long now)
+{
+	switch (out) {
+	case OUT_OK:
+		c->sent++;
+		if (now > c->last_sent)
+			c->last_sent = now;
+		break;
+	case OUT_TEMP:
+		c->deferred++;
+		break;
+	case OUT_PERM:
+		c->failed++;
+		break;
+	}
+	if (c->since == 0)
+		c->since = now > 0 ? now : 1;
+	return c->sent + c->deferred + c->failed >= 64 || now - c->since >= 1;
+}
+
 void
-acct_record(struct queue *q, const struct account *a, enum outcome out,
+acct_record(struct queue *q, const struct account *a, struct acct_counts *c,
     long long now)
 {
 	struct acct_state st;
 	struct rq_err err;
 	int fd, slot, r;
 
+	if (c->sent + c->deferred + c->failed == 0)
+		return;
 	fd = state_open(q, a->name, &err);
 	if (fd < 0) {
 		log_line(LOG_ERR, "account %s: %s", a->name, err.msg);
@@ -454,22 +477,15 @@ acct_record(struct queue *q, const struct account *a, enum outcome out,
 	}
 	if (r == 1 && a->nwarmup > 0)
 		rebuild(a, &st, now);	/* never a fresh allowance */
-	switch (out) {
-	case OUT_OK:
-		st.sent++;
-		if (now > st.last_sent)
-			st.last_sent = now;
-		break;
-	case OUT_TEMP:
-		st.deferred++;
-		break;
-	case OUT_PERM:
-		st.failed++;
-		break;
-	}
+	st.sent += c->sent;
+	st.deferred += c->deferred;
+	st.failed += c->failed;
+	if (c->last_sent > st.last_sent)
+		st.last_sent = c->last_sent;
 	if (state_write(fd, &st, slot, warming(a, &st, now), &err) != 0)
 		log_line(LOG_ERR, "account %s: %s", a->name, err.msg);
 	close(fd);
+	memset(c, 0, sizeof(*c));
 }
 
 int

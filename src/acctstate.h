@@ -89,13 +89,28 @@ int	acct_warmup_peek(struct queue *, const struct account *a,
 int	acct_warmup_defer(struct queue *, struct qmsg *m,
 	    const struct warmup_verdict *v, struct rq_err *);
 
+/* Outcomes counted but not yet written (acct_count, acct_record). */
+struct acct_counts {
+	long long	sent, deferred, failed;
+	long long	last_sent;	/* the latest delivery's time; 0: none */
+	long long	since;		/* when the first was counted; 0: none */
+};
+
 /*
- * Count the outcome of one attempt at a message of account a: OUT_OK a
- * delivery (and its time), OUT_TEMP a deferral, OUT_PERM a failure.
+ * Count the outcome of one attempt at a message of account a in c: OUT_OK
+ * a delivery (and its time), OUT_TEMP a deferral, OUT_PERM a failure.
+ * Returns 1 when c should be written now (64 outcomes, or one second,
+ * since its first), else 0.
+ */
+int	acct_count(struct acct_counts *c, enum outcome out, long long now);
+
+/*
+ * Add c to account a's totals on disk (one read and write under the
+ * lock, whatever c holds) and clear it; nothing when c is empty.
  * Failures to record are logged, not returned: the mail matters more.
  */
 void	acct_record(struct queue *, const struct account *a,
-	    enum outcome out, long long now);
+	    struct acct_counts *c, long long now);
 
 /*
  * Read the state of the account named name (for --report and --metrics;

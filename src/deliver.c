@@ -84,6 +84,7 @@ struct shared {
 	int		auth_failed;
 	int		config_error;	/* a worker met an orphan */
 	char		err[RQ_ERR_MSG];	/* the first session error */
+	pthread_mutex_t	claim;		/* a warm-up's claim (claim()) */
 };
 
 /* One account's work. */
@@ -97,6 +98,8 @@ struct job {
 	char				*password;
 	char				*name;	/* EHLO, Reporting-MTA */
 	struct shared			*sh;
+	struct acct_counts		 counts; /* outcomes not yet in the
+						   account's totals */
 	struct removal			*rm;	/* this worker's; NULL: each
 						   removal is made in line */
 };
@@ -134,6 +137,22 @@ shared_min_due(struct shared *sh, long long t)
 	    !__atomic_compare_exchange_n(&sh->next_due, &cur, t, 0,
 	    __ATOMIC_SEQ_CST, __ATOMIC_SEQ_CST))
 		;
+}
+
+/*
+ * The claim lock lives in the shared page: robust, so that a worker
+ * killed while it holds it does not stop the others.
+ */
+static void
+shared_init(struct shared *sh)
+{
+	pthread_mutexattr_t ma;
+
+	pthread_mutexattr_init(&ma);
+	pthread_mutexattr_setpshared(&ma, PTHREAD_PROCESS_SHARED);
+	pthread_mutexattr_setrobust(&ma, PTHREAD_MUTEX_ROBUST);
+	pthread_mutex_init(&sh->claim, &ma);
+	pthread_mutexattr_destroy(&ma);
 }
 
 static void
@@ -276,6 +295,29 @@ out:
 	return ok;
 }
 
+/* ---- the account's totals --------------------------------------------------- */
+
+/*
+ * Outcomes go to the account's totals (acctstate.h) in batches: at most
+ * 64 or one second's worth, and whatever is left when a session ends, the
+ * worker ends, or the parent forks or finishes.  The totals are written
+ * without a sync outside a warm-up anyway (doc/queue-format.md), so a
+ * crash could already lose the last increments; a batch saves each
+ * delivery an open, lock, read, write and close of account.NAME.
+ */
+static void
+counts_write(struct job *j)
+{
+	acct_record(j->q, j->a, &j->counts, rq_now());
+}
+
+static void
+counted(struct job *j, enum outcome out, long long now)
+{
+	if (acct_count(&j->counts, out, now))
+		counts_write(j);
+}
+
 /* ---- removals off the critical path --------------------------------------- */
 
 /*
@@ -409,7 +451,7 @@ removal_wait(void *arg)
 	if (rc == 0)
 		rc = queue_msg_unlink_state(j->q, m, &r->e);
 	removal_failed(j, m, rc, &r->e);
-	acct_record(j->q, j->a, OUT_OK, r->now);
+	counted(j, OUT_OK, r->now);
 	queue_msg_close(m);
 }
 
@@ -428,7 +470,7 @@ removal_start(struct job *j, struct qmsg *m, long long now)
 	rc = queue_msg_unlink(j->q, m, &e);
 	if (rc != 0) {
 		removal_failed(j, m, rc, &e);
-		acct_record(j->q, j->a, OUT_OK, now);
+		counted(j, OUT_OK, now);
 		queue_msg_close(m);
 		return;
 	}
@@ -699,7 +741,7 @@ record(struct job *j, struct qmsg *m, const struct smtp_result *res,
 		}
 		removal_failed(j, m, queue_msg_remove(j->q, m, &e), &e);
 	}
-	acct_record(j->q, a, (enum outcome)msgout, now);
+	counted(j, (enum outcome)msgout, now);
 
 	/* -v and --id (relayq -odi) show each outcome on the terminal. */
 	if (j->o->verbose || j->o->only_id != NULL) {
@@ -902,6 +944,73 @@ warmup_wait(struct job *j, struct qmsg *m, const struct warmup_verdict *wu)
 }
 
 /*
+ * The next message to send, with its rate slot and warm-up count taken:
+ * 1 (the message, locked, in *mp), 0 (none this time: try the next), or
+ * -1 (stop).
+ */
+static int
+claim_locked(struct job *j, struct qmsg **mp)
+{
+	struct rq_err err;
+	struct warmup_verdict wu;
+	long long until;
+	unsigned idx;
+	int rc;
+
+	idx = __atomic_fetch_add(&j->sh->next, 1, __ATOMIC_SEQ_CST);
+	if (idx >= j->ids.n)
+		return -1;
+	rc = queue_msg_open(j->q, j->ids.v[idx], QO_LOCK | QO_NOWAIT,
+	    mp, &err);
+	if (rc != 0) {
+		/* Busy in another flush, or gone: not ours.  A
+		   corrupt one (the listing did not open it) is said
+		   as the listing would say it. */
+		if (rc != EX_TEMPFAIL && rc != EX_NOINPUT)
+			log_line(LOG_ERR, "%s; not sent", err.msg);
+		return 0;
+	}
+	if (!is_due(j->o, *mp, rq_now()) || !ours(j, *mp)) {
+		queue_msg_close(*mp);
+		return 0;
+	}
+	/* Only a message that really goes takes a slot. */
+	if (!rate_take(j, rq_now(), 1, &until)) {
+		queue_msg_close(*mp);
+		__atomic_fetch_add(&j->sh->rate_left, 1,
+		    __ATOMIC_SEQ_CST);
+		rate_limited(j, until);
+		return -1;
+	}
+	/* Counted (durably) before it goes, or put off. */
+	if (!acct_warmup_take(j->q, j->a, rq_now(), &wu)) {
+		warmup_wait(j, *mp, &wu);
+		queue_msg_close(*mp);
+		return -1;
+	}
+	return 1;
+}
+
+/*
+ * claim_locked(), under a warm-up with the other workers held off from
+ * the claim to the count: the day's allowance then goes to the messages
+ * in queue order (a worker that claimed the next message cannot lose the
+ * last slot to one that claimed the message after it).
+ */
+static int
+claim(struct job *j, struct qmsg **mp)
+{
+	int warm = j->a->nwarmup > 0, rc;
+
+	if (warm && pthread_mutex_lock(&j->sh->claim) == EOWNERDEAD)
+		pthread_mutex_consistent(&j->sh->claim);
+	rc = claim_locked(j, mp);
+	if (warm)
+		pthread_mutex_unlock(&j->sh->claim);
+	return rc;
+}
+
+/*
  * Send messages over s (opened by the caller, or NULL), opening sessions
  * as needed, until no message is left, the rate limit is reached, no
  * session can be opened, or SIGTERM.
@@ -913,8 +1022,7 @@ worker(struct job *j, struct smtp *s)
 	struct smtp_result res;
 	struct qmsg *m;
 	struct rq_err err;
-	struct warmup_verdict wu;
-	unsigned idx, nconn = 0;
+	unsigned nconn = 0;
 	long long until;
 	int rc;
 
@@ -946,37 +1054,11 @@ worker(struct job *j, struct smtp *s)
 			    __ATOMIC_SEQ_CST);
 			nconn = 0;
 		}
-		idx = __atomic_fetch_add(&j->sh->next, 1, __ATOMIC_SEQ_CST);
-		if (idx >= j->ids.n)
+		rc = claim(j, &m);
+		if (rc < 0)
 			break;
-		rc = queue_msg_open(j->q, j->ids.v[idx], QO_LOCK | QO_NOWAIT,
-		    &m, &err);
-		if (rc != 0) {
-			/* Busy in another flush, or gone: not ours.  A
-			   corrupt one (the listing did not open it) is said
-			   as the listing would say it. */
-			if (rc != EX_TEMPFAIL && rc != EX_NOINPUT)
-				log_line(LOG_ERR, "%s; not sent", err.msg);
+		if (rc == 0)
 			continue;
-		}
-		if (!is_due(o, m, rq_now()) || !ours(j, m)) {
-			queue_msg_close(m);
-			continue;
-		}
-		/* Only a message that really goes takes a slot. */
-		if (!rate_take(j, rq_now(), 1, &until)) {
-			queue_msg_close(m);
-			__atomic_fetch_add(&j->sh->rate_left, 1,
-			    __ATOMIC_SEQ_CST);
-			rate_limited(j, until);
-			break;
-		}
-		/* Counted (durably) before it goes, or put off. */
-		if (!acct_warmup_take(j->q, j->a, rq_now(), &wu)) {
-			warmup_wait(j, m, &wu);
-			queue_msg_close(m);
-			break;
-		}
 		memset(&res, 0, sizeof(res));
 		rc = smtp_send(s, m, &res, &err);
 		if (!record(j, m, &res, smtp_peer(s), smtp_tls_version(s),
@@ -992,11 +1074,13 @@ worker(struct job *j, struct smtp *s)
 		} else if (j->a->max_messages_per_connection > 0 &&
 		    nconn >= (unsigned)j->a->max_messages_per_connection) {
 			removal_wait(j);
+			counts_write(j);
 			smtp_close(s);
 			s = NULL;
 		}
 	}
 	removal_free(j);
+	counts_write(j);
 	smtp_close(s);
 }
 
@@ -1099,6 +1183,7 @@ run_job(struct job *j, struct deliver_stats *stats)
 		if (n > j->ids.n)
 			n = (unsigned)j->ids.n;
 		nworkers = 0;
+		counts_write(j);	/* the workers start with none */
 		for (i = 1; i < n; i++) {
 			pid = fork();
 			if (pid < 0) {
@@ -1131,6 +1216,7 @@ run_job(struct job *j, struct deliver_stats *stats)
 		defer_rest(j);
 	if (j->sh->warmup_full && !(j->o->stop != NULL && *j->o->stop))
 		warmup_rest(j);
+	counts_write(j);
 	left = j->sh->rate_left + (j->sh->next < j->ids.n ?
 	    (unsigned)j->ids.n - j->sh->next : 0);
 	if (j->sh->rate_limited && left > 0) {
@@ -1276,6 +1362,7 @@ take:
 			break;
 		}
 		memset(j->sh, 0, sizeof(*j->sh));
+		shared_init(j->sh);
 		run_job(j, stats);
 	}
 	for (k = 0; k < njobs; k++) {

@@ -305,20 +305,40 @@ test_totals(void)
 	struct queue *q = fresh_queue();
 	struct account *a = account("t/x", NULL, 0);
 	struct acct_state st;
+	struct acct_counts c;
 	char *path = xasprintf("%s/account.t_x", queue_path(q));
+	int i, due = 0;
 
 	st = load(q, "t/x");
 	ok(st.sent == 0 && st.last_sent == 0, "no file: all zero");
-	acct_record(q, a, OUT_OK, T0);
-	acct_record(q, a, OUT_OK, T0 + 5);
-	acct_record(q, a, OUT_TEMP, T0 + 6);
-	acct_record(q, a, OUT_PERM, T0 + 7);
-	acct_record(q, a, OUT_TEMP, T0 + 8);
+	/* One at a time, as a batch of one each. */
+	memset(&c, 0, sizeof(c));
+	acct_count(&c, OUT_OK, T0);
+	acct_record(q, a, &c, T0);
+	ok(c.sent == 0 && c.since == 0, "a written batch is cleared");
+	acct_count(&c, OUT_OK, T0 + 5);
+	acct_record(q, a, &c, T0 + 5);
+	acct_count(&c, OUT_TEMP, T0 + 6);
+	acct_record(q, a, &c, T0 + 6);
+	/* Two in one batch. */
+	ok(!acct_count(&c, OUT_PERM, T0 + 7), "one outcome: not yet due");
+	ok(acct_count(&c, OUT_TEMP, T0 + 8), "a second later: due");
+	acct_record(q, a, &c, T0 + 8);
+	acct_record(q, a, &c, T0 + 9);		/* empty: nothing */
 	st = load(q, "t/x");
 	is_int(st.sent, 2, "sent");
 	is_int(st.deferred, 2, "deferred");
 	is_int(st.failed, 1, "failed");
 	is_int(st.last_sent, T0 + 5, "last delivery");
+	/* 64 outcomes make a batch due, whatever the clock says. */
+	for (i = 0; i < 63; i++)
+		due |= acct_count(&c, OUT_OK, T0 + 10);
+	ok(!due, "63 outcomes within a second: not due");
+	ok(acct_count(&c, OUT_OK, T0 + 10), "the 64th: due");
+	acct_record(q, a, &c, T0 + 10);
+	st = load(q, "t/x");
+	is_int(st.sent, 66, "a batch of 64 added at once");
+	is_int(st.last_sent, T0 + 10, "... with its latest delivery time");
 	ok(access(path, F_OK) == 0, "a '/' in the name becomes '_'");
 	free(path);
 	account_drop(a);
