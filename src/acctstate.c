@@ -449,9 +449,7 @@ acct_count(struct acct_counts *c, enum outcome out, long long now)
 		c->failed++;
 		break;
 	}
-	if (c->since == 0)
-		c->since = now > 0 ? now : 1;
-	return c->sent + c->deferred + c->failed >= 64 || now - c->since >= 1;
+	return c->sent + c->deferred + c->failed >= ACCT_BATCH;
 }
 
 void

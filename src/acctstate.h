@@ -93,14 +93,19 @@ int	acct_warmup_defer(struct queue *, struct qmsg *m,
 struct acct_counts {
 	long long	sent, deferred, failed;
 	long long	last_sent;	/* the latest delivery's time; 0: none */
-	long long	since;		/* when the first was counted; 0: none */
 };
+
+/*
+ * At most this many outcomes wait to be written.  A count, not a time:
+ * what a flush writes must not depend on the clock, so that a run's
+ * operations can be replayed (tests/t/48-flush-crashpoints.t).
+ */
+#define ACCT_BATCH	64
 
 /*
  * Count the outcome of one attempt at a message of account a in c: OUT_OK
  * a delivery (and its time), OUT_TEMP a deferral, OUT_PERM a failure.
- * Returns 1 when c should be written now (64 outcomes, or one second,
- * since its first), else 0.
+ * Returns 1 when c should be written now (ACCT_BATCH outcomes), else 0.
  */
 int	acct_count(struct acct_counts *c, enum outcome out, long long now);
 

@@ -298,9 +298,10 @@ out:
 /* ---- the account's totals --------------------------------------------------- */
 
 /*
- * Outcomes go to the account's totals (acctstate.h) in batches: at most
- * 64 or one second's worth, and whatever is left when a session ends, the
- * worker ends, or the parent forks or finishes.  The totals are written
+ * Outcomes go to the account's totals (acctstate.h) in batches of at
+ * most ACCT_BATCH, and whatever is left when a session ends, the worker
+ * ends, or the parent forks or finishes (a --watch flush runs anew for
+ * each change, so nothing waits longer than one run).  The totals are written
  * without a sync outside a warm-up anyway (doc/queue-format.md), so a
  * crash could already lose the last increments; a batch saves each
  * delivery an open, lock, read, write and close of account.NAME.
