@@ -627,18 +627,6 @@ k_tls_key_file(struct pctx *p, struct sec *s, const char *v)
 	return file_key(p, &s->a->tls_key_file, v);
 }
 
-static int
-hexval(int c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 /*
  * "AB:CD:..." (as gnutls-cli and msmtp --serverinfo print it), or the 64
  * hex digits without colons.  Stored as upper-case pairs with colons.
@@ -657,8 +645,8 @@ k_tls_fingerprint(struct pctx *p, struct sec *s, const char *v)
 		return 0;
 	}
 	for (size_t i = 0; i < len;) {
-		int hi = hexval((unsigned char)v[i]);
-		int lo = i + 1 < len ? hexval((unsigned char)v[i + 1]) : -1;
+		int hi = rq_hexval((unsigned char)v[i]);
+		int lo = i + 1 < len ? rq_hexval((unsigned char)v[i + 1]) : -1;
 
 		if (hi < 0 || lo < 0 || n == sizeof(d))
 			goto bad;

@@ -384,8 +384,11 @@ leaf_stats(struct dg_scan *s, const struct mw_part *p, const unsigned char *d,
 		l->lastcr = d[n - 1] == '\r';
 	for (q = d; (q = memchr(q, '\0', (size_t)(end - q))) != NULL; q++)
 		l->nul++;
-	for (q = d; (q = memchr(q, '=', (size_t)(end - q))) != NULL; q++)
-		l->eq++;
+	/* Only existing quoted-printable can have an "=" that becomes =3D. */
+	if (cte_class(p->cte) == 1)
+		for (q = d; (q = memchr(q, '=', (size_t)(end - q))) != NULL;
+		    q++)
+			l->eq++;
 	/* The charset of a Content-Type relayq adds (none there yet). */
 	if (!p->has_ct)
 		u8_feed(&l->u, d, n);
@@ -910,13 +913,6 @@ b64wrap_feed(struct rw *r, const unsigned char *d, size_t n)
 	}
 }
 
-static int
-is_hex(unsigned char c)
-{
-	return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'F') ||
-	    (c >= 'a' && c <= 'f');
-}
-
 /*
  * One unit of quoted-printable out (an octet, or an =XX that must stay
  * whole), after a soft break when the line would pass 75 octets.
@@ -968,7 +964,7 @@ qpfix_feed(struct rw *r, const unsigned char *d, size_t n)
 	for (i = 0; i < n; i++) {
 		unsigned char c = d[i];
 
-		if (r->qpn == 2 && is_hex(c)) {
+		if (r->qpn == 2 && rq_hexval(c) >= 0) {
 			e[0] = '=';
 			e[1] = (char)r->qpend;
 			e[2] = (char)c;
@@ -976,7 +972,7 @@ qpfix_feed(struct rw *r, const unsigned char *d, size_t n)
 			r->qpn = 0;
 			continue;
 		}
-		if (r->qpn == 1 && is_hex(c)) {
+		if (r->qpn == 1 && rq_hexval(c) >= 0) {
 			r->qpend = c;
 			r->qpn = 2;
 			continue;

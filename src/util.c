@@ -334,6 +334,18 @@ rq_iscntrl(unsigned char c)
 }
 
 int
+rq_hexval(int c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int
 rq_has_8bit(const char *p, size_t n)
 {
 	size_t i;

@@ -86,6 +86,8 @@ int	 rq_strncasecmp(const char *, const char *, size_t);
 int	 rq_tolower(int);
 /* An ASCII control character (below 0x20, or DEL)? */
 int	 rq_iscntrl(unsigned char);
+/* The value of a hex digit (either case), or -1. */
+int	 rq_hexval(int c);
 /* Does p hold an octet >= 0x80? */
 int	 rq_has_8bit(const char *p, size_t n);
 
