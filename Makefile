@@ -107,10 +107,9 @@ tests/unit/t_%: tests/unit/t_%.c tests/unit/tap.o src/librelayq.a $(HEADERS)
 tests/smtpd/rq-testsmtpd: $(TSRV_SRC) $(TSRV_HDR)
 	$(CC) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $(TSRV_SRC) $(LIBS)
 
-tests/faultshim.so: tests/faultshim.c
-	$(CC) $(filter-out -Wmissing-prototypes,$(ALL_CFLAGS)) -fPIC -shared -o $@ $< -ldl
-
-tests/ordershim.so: tests/ordershim.c
+# LD_PRELOAD shims: faults and kills (faultshim), the order of fsyncs and
+# ends of data (ordershim).
+tests/%shim.so: tests/%shim.c
 	$(CC) $(filter-out -Wmissing-prototypes,$(ALL_CFLAGS)) -fPIC -shared -o $@ $< -ldl
 
 TEST_BINS = $(UNIT_BIN) tests/faultshim.so tests/ordershim.so $(if $(TSRV_SRC),tests/smtpd/rq-testsmtpd)
